@@ -1,0 +1,337 @@
+package llm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// Content is a message's content: a plain string, a list of parts, or null.
+type Content struct {
+	// Text is the content when it was sent as a plain string.
+	Text string
+	// Parts is the content when it was sent as a list of parts; nil otherwise.
+	Parts []Part
+	// isText marks Text as present, so that "" and null stay distinct.
+	isText bool
+}
+
+// TextContent returns string content.
+func TextContent(s string) Content { return Content{Text: s, isText: true} }
+
+// PartsContent returns multi-part content.
+func PartsContent(parts ...Part) Content {
+	if parts == nil {
+		parts = []Part{}
+	}
+	return Content{Parts: parts}
+}
+
+// IsNull reports whether the content is JSON null (absent).
+func (c Content) IsNull() bool { return !c.isText && c.Parts == nil }
+
+// String returns the text of the content, joining text parts with no separator.
+func (c Content) String() string {
+	if c.Parts == nil {
+		return c.Text
+	}
+	var b strings.Builder
+	for _, p := range c.Parts {
+		if p.Type == PartText {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String()
+}
+
+// MarshalJSON writes a string, an array of parts or null.
+func (c Content) MarshalJSON() ([]byte, error) {
+	switch {
+	case c.Parts != nil:
+		return json.Marshal(c.Parts)
+	case c.isText:
+		return json.Marshal(c.Text)
+	default:
+		return []byte("null"), nil
+	}
+}
+
+// UnmarshalJSON reads a string, an array of parts or null.
+func (c *Content) UnmarshalJSON(b []byte) error {
+	*c = Content{}
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		c.isText = true
+		return json.Unmarshal(b, &c.Text)
+	case b[0] == '[':
+		var parts []Part
+		if err := json.Unmarshal(b, &parts); err != nil {
+			return err
+		}
+		if parts == nil {
+			parts = []Part{}
+		}
+		c.Parts = parts
+		return nil
+	default:
+		return errors.New("content must be a string, an array of content parts, or null")
+	}
+}
+
+// Stop is one stop sequence or several; it accepts a string or an array.
+type Stop []string
+
+// UnmarshalJSON accepts a string, an array of strings or null.
+func (s *Stop) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*s = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*s = Stop{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("stop must be a string or an array of strings")
+	}
+	*s = many
+	return nil
+}
+
+// ToolChoice says whether and which tool the model must call.
+type ToolChoice struct {
+	// Mode is "none", "auto" or "required"; empty when Function is set.
+	Mode string
+	// Function names the one function the model must call.
+	Function string
+}
+
+// Tool choice modes.
+const (
+	ToolChoiceNone     = "none"
+	ToolChoiceAuto     = "auto"
+	ToolChoiceRequired = "required"
+)
+
+type namedToolChoice struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name string `json:"name"`
+	} `json:"function"`
+}
+
+// MarshalJSON writes a mode string or a named-function object.
+func (t ToolChoice) MarshalJSON() ([]byte, error) {
+	if t.Function != "" {
+		var n namedToolChoice
+		n.Type = "function"
+		n.Function.Name = t.Function
+		return json.Marshal(n)
+	}
+	return json.Marshal(t.Mode)
+}
+
+// UnmarshalJSON reads a mode string or a named-function object.
+func (t *ToolChoice) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		*t = ToolChoice{}
+		if err := json.Unmarshal(b, &t.Mode); err != nil {
+			return err
+		}
+		switch t.Mode {
+		case ToolChoiceNone, ToolChoiceAuto, ToolChoiceRequired:
+			return nil
+		}
+		return fmt.Errorf("tool_choice %q is not one of none, auto, required", t.Mode)
+	}
+	var n namedToolChoice
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New(`tool_choice must be "none", "auto", "required" or {"type":"function","function":{"name":...}}`)
+	}
+	if n.Type != "function" || n.Function.Name == "" {
+		return errors.New(`tool_choice object must be {"type":"function","function":{"name":...}}`)
+	}
+	*t = ToolChoice{Function: n.Function.Name}
+	return nil
+}
+
+// The types below carry unknown JSON fields in Extra. Each pair of methods
+// decodes through an alias type (so the default decoding runs) and then
+// collects the keys the struct does not declare.
+
+type (
+	chatRequestAlias  ChatRequest
+	chatResponseAlias ChatResponse
+	chatChunkAlias    ChatChunk
+	partAlias         Part
+	embedRequestAlias EmbeddingRequest
+)
+
+var (
+	chatRequestFields  = jsonFields(reflect.TypeFor[ChatRequest]())
+	chatResponseFields = jsonFields(reflect.TypeFor[ChatResponse]())
+	chatChunkFields    = jsonFields(reflect.TypeFor[ChatChunk]())
+	partFields         = jsonFields(reflect.TypeFor[Part]())
+	embedRequestFields = jsonFields(reflect.TypeFor[EmbeddingRequest]())
+)
+
+// UnmarshalJSON decodes the request and keeps unknown fields in Extra.
+func (r *ChatRequest) UnmarshalJSON(b []byte) error {
+	var a chatRequestAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	extra, err := unknownFields(b, chatRequestFields)
+	if err != nil {
+		return err
+	}
+	a.Extra = extra
+	*r = ChatRequest(a)
+	return nil
+}
+
+// MarshalJSON encodes the request with its Extra fields.
+func (r ChatRequest) MarshalJSON() ([]byte, error) {
+	return marshalWithExtra(chatRequestAlias(r), r.Extra)
+}
+
+// UnmarshalJSON decodes the response and keeps unknown fields in Extra.
+func (r *ChatResponse) UnmarshalJSON(b []byte) error {
+	var a chatResponseAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	extra, err := unknownFields(b, chatResponseFields)
+	if err != nil {
+		return err
+	}
+	a.Extra = extra
+	*r = ChatResponse(a)
+	return nil
+}
+
+// MarshalJSON encodes the response with its Extra fields.
+func (r ChatResponse) MarshalJSON() ([]byte, error) {
+	return marshalWithExtra(chatResponseAlias(r), r.Extra)
+}
+
+// UnmarshalJSON decodes the chunk and keeps unknown fields in Extra.
+func (c *ChatChunk) UnmarshalJSON(b []byte) error {
+	var a chatChunkAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	extra, err := unknownFields(b, chatChunkFields)
+	if err != nil {
+		return err
+	}
+	a.Extra = extra
+	*c = ChatChunk(a)
+	return nil
+}
+
+// MarshalJSON encodes the chunk with its Extra fields.
+func (c ChatChunk) MarshalJSON() ([]byte, error) {
+	return marshalWithExtra(chatChunkAlias(c), c.Extra)
+}
+
+// UnmarshalJSON decodes the part and keeps unknown fields in Extra.
+func (p *Part) UnmarshalJSON(b []byte) error {
+	var a partAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	extra, err := unknownFields(b, partFields)
+	if err != nil {
+		return err
+	}
+	a.Extra = extra
+	*p = Part(a)
+	return nil
+}
+
+// MarshalJSON encodes the part with its Extra fields.
+func (p Part) MarshalJSON() ([]byte, error) {
+	if p.Type == PartText {
+		// "text" must be present even when empty.
+		type textPart struct {
+			Type         string        `json:"type"`
+			Text         string        `json:"text"`
+			CacheControl *CacheControl `json:"cache_control,omitempty"`
+		}
+		return marshalWithExtra(textPart{p.Type, p.Text, p.CacheControl}, p.Extra)
+	}
+	return marshalWithExtra(partAlias(p), p.Extra)
+}
+
+// jsonFields returns the JSON names a struct declares.
+func jsonFields(t reflect.Type) map[string]bool {
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		tag := t.Field(i).Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// unknownFields returns the members of the JSON object b that are not in
+// known, or nil when there are none.
+func unknownFields(b []byte, known map[string]bool) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for k, v := range all {
+		if known[k] {
+			continue
+		}
+		if extra == nil {
+			extra = make(map[string]json.RawMessage)
+		}
+		extra[k] = v
+	}
+	return extra, nil
+}
+
+// marshalWithExtra encodes v (a struct) and appends the extra members in key
+// order. Extra never names a declared field: unknownFields leaves those out.
+func marshalWithExtra(v any, extra map[string]json.RawMessage) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return b, err
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = b[:len(b)-1] // drop '}'
+	for _, k := range keys {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		b = append(b, kb...)
+		b = append(b, ':')
+		b = append(b, extra[k]...)
+	}
+	return append(b, '}'), nil
+}

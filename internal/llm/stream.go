@@ -1,0 +1,17 @@
+package llm
+
+// ChatStream yields the chunks of one streamed chat completion, already
+// translated to the canonical (OpenAI) shape.
+//
+// Next returns io.EOF after the last chunk of a complete answer. Any other
+// error means the answer was cut short and must reach the client as an
+// error, never as a normal end. Close releases the upstream connection; it
+// may be called at any time, more than once, and from another goroutine
+// than Next. Implementations must honour the context they were opened with.
+type ChatStream interface {
+	Next() (*ChatChunk, error)
+	Close() error
+	// Upstream describes the provider's answer; it is complete once the
+	// response headers arrived (before the first Next).
+	Upstream() Upstream
+}

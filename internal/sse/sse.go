@@ -1,0 +1,168 @@
+// Package sse reads and writes server-sent events (text/event-stream), the
+// framing OpenAI, Anthropic and Vertex AI use for streamed answers.
+package sse
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+)
+
+// MaxEventSize bounds one event's data, so a hostile or broken upstream
+// cannot make the gateway buffer without limit.
+const MaxEventSize = 8 << 20
+
+// ErrEventTooLarge is returned when an event exceeds MaxEventSize.
+var ErrEventTooLarge = errors.New("sse: event larger than 8 MiB")
+
+// Event is one dispatched server-sent event.
+type Event struct {
+	// Event is the `event:` field, or "" (the default "message").
+	Event string
+	// Data is the `data:` lines joined by "\n".
+	Data []byte
+	// ID is the `id:` field, or "".
+	ID string
+}
+
+// Reader decodes events from a stream.
+type Reader struct {
+	r    *bufio.Reader
+	data bytes.Buffer
+	line []byte
+}
+
+// NewReader returns a Reader of r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, 16<<10)}
+}
+
+// Next returns the next event. It returns io.EOF at a clean end of stream;
+// a final event not followed by a blank line is still returned first,
+// since some servers close right after their last data line. The returned
+// Data is valid until the next call.
+func (r *Reader) Next() (Event, error) {
+	var ev Event
+	r.data.Reset()
+	hasData := false
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) && (hasData || ev.Event != "") {
+				ev.Data = r.data.Bytes()
+				return ev, nil
+			}
+			return Event{}, err
+		}
+		if len(line) == 0 {
+			if !hasData && ev.Event == "" && ev.ID == "" {
+				continue // blank line with nothing pending
+			}
+			ev.Data = r.data.Bytes()
+			return ev, nil
+		}
+		if line[0] == ':' {
+			continue // comment
+		}
+		field, value, found := bytes.Cut(line, []byte(":"))
+		if found && len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		switch string(field) {
+		case "data":
+			if hasData {
+				r.data.WriteByte('\n')
+			}
+			if r.data.Len()+len(value) > MaxEventSize {
+				return Event{}, ErrEventTooLarge
+			}
+			r.data.Write(value)
+			hasData = true
+		case "event":
+			ev.Event = string(value)
+		case "id":
+			ev.ID = string(value)
+		}
+	}
+}
+
+// readLine returns one line without its terminator (\n, \r\n or \r).
+func (r *Reader) readLine() ([]byte, error) {
+	r.line = r.line[:0]
+	for {
+		chunk, err := r.r.ReadSlice('\n')
+		r.line = append(r.line, chunk...)
+		if len(r.line) > MaxEventSize {
+			return nil, ErrEventTooLarge
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(r.line) > 0 {
+				return bytes.TrimRight(r.line, "\r\n"), nil
+			}
+			return nil, err
+		}
+		line := r.line[:len(r.line)-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		// A lone \r also ends a line; split on it and keep the rest
+		// for the next call by handing it back to the reader.
+		if i := bytes.IndexByte(line, '\r'); i >= 0 {
+			rest := append([]byte(nil), line[i+1:]...)
+			rest = append(rest, '\n')
+			r.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), r.r), 16<<10)
+			return line[:i], nil
+		}
+		return line, nil
+	}
+}
+
+// Writer writes events to an HTTP response and flushes each one, so the
+// client sees every chunk as soon as the gateway has it.
+type Writer struct {
+	w   io.Writer
+	rc  *http.ResponseController
+	buf []byte
+}
+
+// NewWriter returns a Writer of w. It sets no headers: call
+// SetHeaders before the first Write.
+func NewWriter(w http.ResponseWriter) *Writer {
+	return &Writer{w: w, rc: http.NewResponseController(w)}
+}
+
+// SetHeaders sets the headers of an event stream.
+func SetHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// WriteData writes one `data:` event and flushes it. data must not contain
+// a newline (JSON from encoding/json never does).
+func (w *Writer) WriteData(data []byte) error {
+	return w.WriteEvent("", data)
+}
+
+// WriteEvent writes one event with an optional `event:` name and flushes it.
+func (w *Writer) WriteEvent(event string, data []byte) error {
+	w.buf = w.buf[:0]
+	if event != "" {
+		w.buf = append(w.buf, "event: "...)
+		w.buf = append(w.buf, event...)
+		w.buf = append(w.buf, '\n')
+	}
+	w.buf = append(w.buf, "data: "...)
+	w.buf = append(w.buf, data...)
+	w.buf = append(w.buf, '\n', '\n')
+	if _, err := w.w.Write(w.buf); err != nil {
+		return err
+	}
+	return w.rc.Flush()
+}
