@@ -1,0 +1,82 @@
+// Package api holds what every front door shares: request ids, caller
+// authentication, body limits and provenance headers. The front doors
+// themselves live in api/openai (OpenAI-compatible) and api/anthropic
+// (Anthropic-compatible); each renders errors in its own wire shape.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/llm"
+)
+
+// Backend is what a front door needs from the gateway. The caller and the
+// request id travel in ctx (gateway.WithRequestInfo).
+type Backend interface {
+	Chat(ctx context.Context, req *llm.ChatRequest) (*llm.ChatResponse, gateway.Provenance, error)
+	ChatStream(ctx context.Context, req *llm.ChatRequest) (llm.ChatStream, gateway.Provenance, error)
+	Embeddings(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, gateway.Provenance, error)
+	// Models returns the aliases the caller in ctx may use.
+	Models(ctx context.Context) []string
+}
+
+// Authenticator turns a presented secret into a caller.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (*gateway.Caller, error)
+}
+
+// DefaultMaxBodyBytes is the request body limit when none is configured.
+const DefaultMaxBodyBytes = 10 << 20
+
+// NewRequestID returns a fresh request id.
+func NewRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// SetProvenance writes the provenance headers.
+func SetProvenance(h http.Header, p gateway.Provenance) {
+	if p.Provider != "" {
+		h.Set("X-Switchyard-Provider", p.Provider)
+		h.Set("X-Switchyard-Deployment", p.Deployment)
+		h.Set("X-Switchyard-Region", p.Region)
+		h.Set("X-Switchyard-Model-Version", p.ModelVersion)
+	}
+	if p.Attempts > 0 {
+		h.Set("X-Switchyard-Attempts", strconv.Itoa(p.Attempts))
+	}
+}
+
+// ReadBody reads a request body up to limit bytes. A larger body is a 413,
+// an unreadable one a 400; both as *llm.Error.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(limit)
+		}
+		return nil, llm.Errorf(http.StatusBadRequest, "could not read the request body: %v", err)
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *llm.Error {
+	e := llm.Errorf(http.StatusRequestEntityTooLarge, "request body is larger than the gateway's limit of %d bytes; send a smaller request or ask the operator to raise server.max_body_bytes", limit)
+	e.Code = "request_too_large"
+	return e
+}
