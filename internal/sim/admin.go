@@ -2,7 +2,10 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
 
 // AdminHandler serves the fake's control API, mounted at /_sim/ by every
@@ -15,8 +18,8 @@ func (e *Engine) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, e.Faults())
 	})
 	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f Faults
-		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+		f, err := decodeFaults(r.Body)
+		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: " + err.Error()})
 			return
 		}
@@ -55,6 +58,45 @@ func (e *Engine) AdminHandler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
+}
+
+// decodeFaults reads Faults with durations written the way people write
+// them ("250ms", "2s") as well as in nanoseconds.
+func decodeFaults(r io.Reader) (Faults, error) {
+	var raw struct {
+		Faults
+		Latency    json.RawMessage `json:"latency"`
+		ChunkDelay json.RawMessage `json:"chunk_delay"`
+		RetryAfter json.RawMessage `json:"retry_after"`
+	}
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		return Faults{}, err
+	}
+	f := raw.Faults
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Duration
+	}{{"latency", raw.Latency, &f.Latency}, {"chunk_delay", raw.ChunkDelay, &f.ChunkDelay}, {"retry_after", raw.RetryAfter, &f.RetryAfter}} {
+		if len(d.raw) == 0 {
+			continue
+		}
+		var s string
+		if json.Unmarshal(d.raw, &s) == nil {
+			v, err := time.ParseDuration(s)
+			if err != nil {
+				return Faults{}, fmt.Errorf("%s: %v", d.name, err)
+			}
+			*d.dst = v
+			continue
+		}
+		var n int64
+		if err := json.Unmarshal(d.raw, &n); err != nil {
+			return Faults{}, fmt.Errorf("%s must be a duration such as \"250ms\" or nanoseconds", d.name)
+		}
+		*d.dst = time.Duration(n)
+	}
+	return f, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
