@@ -29,6 +29,8 @@ type Engine struct {
 
 	// served counts admitted requests, for TruncateAfter and error rates.
 	served atomic.Int64
+	// aborted counts streams the client abandoned mid-way.
+	aborted atomic.Int64
 	rngMu  sync.Mutex
 	rng    *rand.Rand // guarded by rngMu
 }
@@ -172,11 +174,21 @@ func (e *Engine) Pace(r *http.Request, sent int) bool {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
+			e.aborted.Add(1)
 			return false
 		}
 	}
-	return r.Context().Err() == nil
+	if r.Context().Err() != nil {
+		e.aborted.Add(1)
+		return false
+	}
+	return true
 }
+
+// Aborted returns how many streams ended because the client went away:
+// a gateway that cancels upstream when its own client disconnects makes
+// this count go up.
+func (e *Engine) Aborted() int64 { return e.aborted.Load() }
 
 // Truncated reports whether streams are being cut short, so a fake knows
 // to omit its end-of-stream marker.
