@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// auditLockID is the PostgreSQL advisory lock that serialises chain
+// appends across replicas; SQLite gets the same from BEGIN IMMEDIATE.
+const auditLockID = 0x5359_4155 // "SYAU"
+
+const auditColumns = `seq, id, time, actor_kind, actor_id, team_id, org_id, action, resource, outcome, details,
+	request_digest, prev_hash, hash`
+
+func scanAudit(sc scanner) (AuditRecord, error) {
+	var r AuditRecord
+	var t int64
+	var details string
+	if err := sc.Scan(&r.Seq, &r.ID, &t, &r.ActorKind, &r.ActorID, &r.TeamID, &r.OrgID, &r.Action, &r.Resource,
+		&r.Outcome, &details, &r.RequestDigest, &r.PrevHash, &r.Hash); err != nil {
+		return AuditRecord{}, err
+	}
+	r.Time, r.Details = fromMicros(t), rawOrNil(details)
+	return r, nil
+}
+
+// AppendAudit implements AuditStore.
+func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal SealFunc) ([]AuditRecord, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	var out []AuditRecord
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == dialectPostgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLockID); err != nil {
+				return err
+			}
+		}
+		fresh, err := s.dropKnownAudit(ctx, tx, recs)
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		head, err := s.auditHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := seal(head, fresh); err != nil {
+			return fmt.Errorf("seal: %w", err)
+		}
+		for _, r := range fresh {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_records (`+auditColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
+				r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash); err != nil {
+				return err
+			}
+		}
+		out = fresh
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "store: append audit")
+	}
+	return out, nil
+}
+
+// dropKnownAudit returns copies of recs minus those whose ID is already
+// stored or repeated within recs; it fills missing IDs.
+func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) ([]AuditRecord, error) {
+	seen := make(map[string]bool, len(recs))
+	ids := make([]any, 0, len(recs))
+	fresh := make([]AuditRecord, 0, len(recs))
+	for _, r := range recs {
+		if r.ID == "" {
+			r.ID = NewID("aud")
+		}
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		ids = append(ids, r.ID)
+		fresh = append(fresh, r)
+	}
+	known := map[string]bool{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM audit_records WHERE id IN (`+marks+`)`), chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			known[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(known) == 0 {
+		return fresh, nil
+	}
+	out := fresh[:0]
+	for _, r := range fresh {
+		if !known[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) auditHead(ctx context.Context, ex execer) (ChainHead, error) {
+	var h ChainHead
+	err := ex.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	if err == sql.ErrNoRows {
+		return ChainHead{}, nil
+	}
+	return h, err
+}
+
+// AuditHead implements AuditStore.
+func (s *sqlStore) AuditHead(ctx context.Context) (ChainHead, error) {
+	h, err := s.auditHead(ctx, s.db)
+	return h, mapErr(err, "store: audit head")
+}
+
+// AuditRecords implements AuditStore.
+func (s *sqlStore) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	where, args := timeRange(f.From, f.To)
+	if f.FromSeq > 0 {
+		where, args = append(where, "seq >= ?"), append(args, f.FromSeq)
+	}
+	if f.TeamID != "" {
+		where, args = append(where, "team_id = ?"), append(args, f.TeamID)
+	}
+	query := `SELECT ` + auditColumns + ` FROM audit_records`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq"
+	if f.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, mapErr(err, "store: audit records")
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, mapErr(err, "store: audit records")
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err(), "store: audit records")
+}
+
+// InsertCheckpoint implements AuditStore.
+func (s *sqlStore) InsertCheckpoint(ctx context.Context, cp AuditCheckpoint) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO audit_checkpoints (seq, hash, signature, public_key_id, time)
+		VALUES (?, ?, ?, ?, ?)`), cp.Seq, cp.Hash, cp.Signature, cp.PublicKeyID, micros(orNow(cp.Time)))
+	return mapErr(err, "store: insert checkpoint")
+}
+
+// Checkpoints implements AuditStore.
+func (s *sqlStore) Checkpoints(ctx context.Context) ([]AuditCheckpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, hash, signature, public_key_id, time FROM audit_checkpoints ORDER BY seq`)
+	if err != nil {
+		return nil, mapErr(err, "store: checkpoints")
+	}
+	defer rows.Close()
+	var out []AuditCheckpoint
+	for rows.Next() {
+		var cp AuditCheckpoint
+		var t int64
+		if err := rows.Scan(&cp.Seq, &cp.Hash, &cp.Signature, &cp.PublicKeyID, &t); err != nil {
+			return nil, mapErr(err, "store: checkpoints")
+		}
+		cp.Time = fromMicros(t)
+		out = append(out, cp)
+	}
+	return out, mapErr(rows.Err(), "store: checkpoints")
+}
+
+// PurgeAudit implements AuditStore.
+func (s *sqlStore) PurgeAudit(ctx context.Context, beforeSeq int64) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_records WHERE seq < ?`), beforeSeq)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM audit_checkpoints WHERE seq < ?`), beforeSeq)
+		return err
+	})
+	return n, mapErr(err, "store: purge audit")
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectPostgres
+)
+
+// sqlStore implements Store for both engines over database/sql; PostgreSQL
+// connections come from a pgxpool wrapped by pgx's stdlib adapter.
+type sqlStore struct {
+	db      *sql.DB
+	dialect dialect
+	pool    *pgxpool.Pool // or nil for SQLite
+}
+
+// Open connects to the database named by dsn and applies pending
+// migrations. "postgres://..." or "postgresql://..." selects PostgreSQL
+// (pgx options such as search_path may ride in the query string);
+// "sqlite:///abs/path.db", "sqlite:rel/path.db" or a plain file path
+// selects SQLite in WAL mode with a 5s busy timeout, creating the parent
+// folder when missing.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	if dsn == "" {
+		return nil, errors.New("store: empty DSN; set a file path such as data/switchyard.db or a postgres:// URL")
+	}
+	var s *sqlStore
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err = openPostgres(ctx, dsn)
+	default:
+		s, err = openSQLite(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse PostgreSQL DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
+	}
+	s := &sqlStore{db: stdlib.OpenDBFromPool(pool), dialect: dialectPostgres, pool: pool}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: PostgreSQL at %s is unreachable: %w", cfg.ConnConfig.Host, err)
+	}
+	return s, nil
+}
+
+func openSQLite(dsn string) (*sqlStore, error) {
+	path := strings.TrimPrefix(dsn, "sqlite://")
+	path = strings.TrimPrefix(path, "sqlite:")
+	query := ""
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path, query = path[:i], path[i+1:]
+	}
+	if path == "" {
+		return nil, fmt.Errorf("store: SQLite DSN %q names no file", dsn)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: create data folder: %w", err)
+		}
+	}
+	// Immediate transactions take the write lock up front, so two writers
+	// wait on busy_timeout instead of failing a lock upgrade with BUSY.
+	params := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	if query != "" {
+		params += "&" + query
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+params)
+	if err != nil {
+		return nil, fmt.Errorf("store: open SQLite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxIdleTime(time.Minute)
+	return &sqlStore{db: db, dialect: dialectSQLite}, nil
+}
+
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	return s.db.PingContext(ctx)
+}
+
+// Close implements Store.
+func (s *sqlStore) Close() error {
+	err := s.db.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return err
+}
+
+// q rewrites the ?-placeholders every query is written with into $n for
+// PostgreSQL. No query here has a literal '?'.
+func (s *sqlStore) q(query string) string {
+	if s.dialect != dialectPostgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+var _ Store = (*sqlStore)(nil)
