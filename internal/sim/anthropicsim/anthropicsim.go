@@ -26,9 +26,9 @@ type Options struct {
 }
 
 type server struct {
-	eng   *sim.Engine
-	opts  Options
-	ids   atomic.Int64 // message and tool-use id sequence
+	eng  *sim.Engine
+	opts Options
+	ids  atomic.Int64 // message and tool-use id sequence
 }
 
 // New returns the fake's handler: POST /v1/messages (plain and streamed),
