@@ -155,9 +155,14 @@ func toUsage(u *usageMetadata) *llm.Usage {
 }
 
 type openAILogprob struct {
-	Token       string          `json:"token"`
-	Logprob     float64         `json:"logprob"`
-	TopLogprobs []openAILogprob `json:"top_logprobs"`
+	Token       string       `json:"token"`
+	Logprob     float64      `json:"logprob"`
+	TopLogprobs []topLogprob `json:"top_logprobs"`
+}
+
+type topLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
 }
 
 // toLogprobs renders Gemini's logprobsResult in OpenAI's choice.logprobs shape.
@@ -167,10 +172,10 @@ func toLogprobs(r *logprobsResult) json.RawMessage {
 	}
 	items := make([]openAILogprob, len(r.ChosenCandidates))
 	for i, c := range r.ChosenCandidates {
-		items[i] = openAILogprob{Token: c.Token, Logprob: c.LogProbability, TopLogprobs: []openAILogprob{}}
+		items[i] = openAILogprob{Token: c.Token, Logprob: c.LogProbability, TopLogprobs: []topLogprob{}}
 		if i < len(r.TopCandidates) {
 			for _, t := range r.TopCandidates[i].Candidates {
-				items[i].TopLogprobs = append(items[i].TopLogprobs, openAILogprob{Token: t.Token, Logprob: t.LogProbability, TopLogprobs: []openAILogprob{}})
+				items[i].TopLogprobs = append(items[i].TopLogprobs, topLogprob{Token: t.Token, Logprob: t.LogProbability})
 			}
 		}
 	}

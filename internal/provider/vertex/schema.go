@@ -173,6 +173,9 @@ func (c *schemaConverter) convert(o orderedObject, at string, depth int) (map[st
 			return nil, c.fail(kat, "the JSON Schema keyword %q", k)
 		}
 	}
+	if _, ok := out["enum"]; ok && out["type"] == nil {
+		out["type"] = "STRING" // Gemini enums are string-typed
+	}
 	return out, nil
 }
 
