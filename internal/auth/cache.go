@@ -93,8 +93,8 @@ type KeyCache struct {
 	st   Store
 	opts Options
 
-	cur atomic.Pointer[snapshot]
-	neg sync.Map // hash -> time.Time expiry
+	cur  atomic.Pointer[snapshot]
+	neg  sync.Map // hash -> time.Time expiry
 	nNeg atomic.Int64
 
 	lastOK   atomic.Int64 // unix nanos of the last good refresh
