@@ -26,9 +26,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fake is a running Vertex AI simulator and a provider wired to it.
 type fake struct {
-	engine      *sim.Engine
-	url         string
-	account     *vertexsim.ServiceAccount
+	engine       *sim.Engine
+	url          string
+	account      *vertexsim.ServiceAccount
 	tokenFetches atomic.Int64
 }
 

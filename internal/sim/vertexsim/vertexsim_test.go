@@ -25,9 +25,9 @@ func TestMain(m *testing.M) {
 
 // fake is a running simulator with one registered service account.
 type fake struct {
-	URL         string
-	Account     *ServiceAccount
-	Engine      *sim.Engine
+	URL          string
+	Account      *ServiceAccount
+	Engine       *sim.Engine
 	TokenFetches atomic.Int64
 }
 
