@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/wire/anthropic"
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -18,6 +19,12 @@ const maxErrorBody = 64 << 10
 func httpError(resp *http.Response, deployment string) *llm.Error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	st := parseStatus(body)
+	if st == nil {
+		// Claude on Vertex AI answers model errors in Anthropic's shape.
+		if typ, msg := anthropic.ParseError(body); msg != "" {
+			st = &rpcStatus{Message: msg, Status: typ}
+		}
+	}
 	if st == nil {
 		msg := strings.TrimSpace(string(body))
 		if len(msg) > 200 {
