@@ -127,7 +127,6 @@ func serve(t *testing.T, b *backend, opts anthropic.Options) (*httptest.Server, 
 	return srv, client
 }
 
-
 var weatherTool = sdk.ToolUnionParam{OfTool: &sdk.ToolParam{
 	Name:        "get_weather",
 	InputSchema: sdk.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}},
@@ -363,4 +362,3 @@ func TestClientDisconnectClosesStream(t *testing.T) {
 		t.Fatal("the backend stream was not closed after the client went away")
 	}
 }
-
