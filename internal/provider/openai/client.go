@@ -3,6 +3,7 @@ package openai
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -211,16 +212,27 @@ func (c *Client) transportError(parent, ctx context.Context, err error) error {
 			Message: fmt.Sprintf("deployment %s (%s) did not answer within %s; raise its timeout or try again", c.Deployment.Name, c.Provider, c.Timeout)}
 	}
 	c.Logger.Warn("upstream unreachable", "provider", c.Provider, "deployment", c.Deployment.Name, "error", err)
-	return c.badGateway("could not be reached: %v", unwrapURLError(err))
+	return c.badGateway("could not be reached (%s)", networkReason(err))
 }
 
-// unwrapURLError drops url.Error's "Post \"<url>\":" prefix: the URL is
-// the operator's business, not the client's.
-func unwrapURLError(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok && ue.Err != nil {
-		return ue.Err
+// networkReason names a network failure without the addresses in it:
+// upstream hosts are the operator's business, and the full error is logged.
+func networkReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before an answer"
 	}
-	return err
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return "DNS lookup failed"
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return "TLS certificate not trusted"
+	}
+	return "network error"
 }
 
 func (c *Client) badGateway(format string, args ...any) *llm.Error {

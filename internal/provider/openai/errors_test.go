@@ -66,7 +66,7 @@ func TestErrorMapping(t *testing.T) {
 		{name: "timeout is 504", faults: &sim.Faults{Latency: time.Second}, setup: func(u *upstream) { u.client.Timeout = 50 * time.Millisecond },
 			wantStatus: 504, wantType: llm.TypeTimeout, wantMessage: []string{"primary", "did not answer within 50ms"}},
 		{name: "connection refused is 502", setup: func(u *upstream) { u.srv.Close() },
-			wantStatus: 502, wantType: llm.TypeAPI, wantMessage: []string{"primary", "could not be reached"}},
+			wantStatus: 502, wantType: llm.TypeAPI, wantMessage: []string{"primary", "could not be reached (connection refused)"}},
 	}
 	for _, tt := range tests {
 		for _, m := range modes {

@@ -192,7 +192,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(raw)
 	tok := "azsim." + hex.EncodeToString(raw)
 	s.mu.Lock()
-	s.tokens[tok] = time.Now().Add(s.opts.TokenTTL)
+	s.tokens[tok] = s.opts.Now().Add(s.opts.TokenTTL)
 	s.issued++
 	s.mu.Unlock()
 	ttl := int(s.opts.TokenTTL.Seconds())

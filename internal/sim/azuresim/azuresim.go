@@ -33,6 +33,8 @@ type Options struct {
 	ClientSecret string
 	// TokenTTL is the lifetime of issued tokens. Default one hour.
 	TokenTTL time.Duration
+	// Now is the fake's clock for token expiry; nil means time.Now.
+	Now func() time.Time
 	// FilterWords make a prompt containing any of them (case-insensitive)
 	// fail with Azure's 400 content_filter answer.
 	FilterWords []string
@@ -60,6 +62,9 @@ var apiVersionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
 func New(eng *sim.Engine, opts Options) *Server {
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	s := &Server{eng: eng, opts: opts, tokens: map[string]time.Time{}}
 	s.admin = eng.AdminHandler()
@@ -173,7 +178,7 @@ func (s *Server) validToken(tok string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.tokens[tok]
-	return ok && time.Now().Before(exp)
+	return ok && s.opts.Now().Before(exp)
 }
 
 func (s *Server) serves(deployment string) bool {
