@@ -21,8 +21,8 @@ type Finding struct {
 // Scanner detects sensitive values. It is immutable and safe for
 // concurrent use.
 type Scanner struct {
-	dets    []detector // built-ins first (indexed by d* constants), then custom
-	enabled [numBuiltin]bool
+	dets       []detector // built-ins first (indexed by d* constants), then custom
+	enabled    [numBuiltin]bool
 	anyBuiltin bool
 	custom     []int // indexes of custom detectors in dets
 }

@@ -140,7 +140,7 @@ func (ss *StreamScanner) release(final bool) (string, error) {
 	if !final {
 		cut = len(full) - ss.opts.Window
 		floor := len(full) - ss.opts.MaxHold
-		if h := unterminated(full, lc); h >= floor && h < cut {
+		if h := unterminated(full, lc); h >= 0 && h >= floor && h < cut {
 			cut = h
 		}
 		for k := range fs {
@@ -157,24 +157,19 @@ func (ss *StreamScanner) release(final bool) (string, error) {
 			return "", nil
 		}
 	}
+	// Redact acts as mask here; offsets move to raw (for rewrite) and to
+	// the stream (for Findings).
 	var done []Finding
 	for _, f := range fs {
-		if f.End <= cut {
-			done = append(done, f)
+		if f.End > cut {
+			continue
 		}
-	}
-	for _, f := range done {
 		if f.Action == ActionRedact {
 			f.Action = ActionMask
 		}
-		ss.found = append(ss.found, Finding{Detector: f.Detector, Start: f.Start - lc + ss.base, End: f.End - lc + ss.base, Action: f.Action})
-	}
-	for k := range done {
-		if done[k].Action == ActionRedact {
-			done[k].Action = ActionMask
-		}
-		done[k].Start -= lc
-		done[k].End -= lc
+		f.Start, f.End = f.Start-lc, f.End-lc
+		done = append(done, f)
+		ss.found = append(ss.found, Finding{Detector: f.Detector, Start: f.Start + ss.base, End: f.End + ss.base, Action: f.Action})
 	}
 	raw := full[lc:cut]
 	out, err := ss.sc.rewrite(raw, done, nil)
