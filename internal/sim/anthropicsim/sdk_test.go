@@ -213,3 +213,21 @@ func TestMissingVersionAndCountTokens(t *testing.T) {
 		t.Errorf("count_tokens = %+v, %v", n, err)
 	}
 }
+
+func TestAdminMounted(t *testing.T) {
+	eng, srv, client := fake(t)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/_sim/faults", strings.NewReader(`{"fail_every":1,"error_status":500}`))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || eng.Faults().ErrorStatus != 500 {
+		t.Fatalf("PUT /_sim/faults: %d, faults %+v", resp.StatusCode, eng.Faults())
+	}
+	_, err = client.Messages.New(context.Background(), params("hi"))
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 {
+		t.Errorf("after faults were set over HTTP: %v", err)
+	}
+}

@@ -179,6 +179,11 @@ func (c converter) messages(msgs []llm.Message, out *MessagesRequest) error {
 			if err != nil {
 				return err
 			}
+			if len(blocks) == 0 {
+				// Anthropic rejects empty (and whitespace-only) turns, and
+				// merges the neighbours an empty turn leaves adjacent.
+				continue
+			}
 			out.Messages = append(out.Messages, MessageParam{Role: RoleAssistant, Content: BlocksContent(blocks...)})
 		case llm.RoleTool:
 			block, err := c.toolResult(m, param)
@@ -290,11 +295,6 @@ func (c converter) assistant(m *llm.Message, param string) ([]ContentBlock, erro
 			return nil, c.reject(fmt.Sprintf("%s.tool_calls[%d].function.arguments", param, k), "%s.tool_calls[%d] arguments are not a JSON object: %v", param, k, err)
 		}
 		blocks = append(blocks, ContentBlock{Type: BlockToolUse, ID: tc.ID, Name: tc.Function.Name, Input: input})
-	}
-	if len(blocks) == 0 {
-		// An empty assistant turn is rejected upstream; a space keeps the
-		// conversation's shape.
-		blocks = append(blocks, ContentBlock{Type: BlockText, Text: " "})
 	}
 	return blocks, nil
 }
