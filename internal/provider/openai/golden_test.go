@@ -208,3 +208,26 @@ func TestGoldenStreams(t *testing.T) {
 		})
 	}
 }
+
+func TestCompatibleWithoutKeySendsNoCredentials(t *testing.T) {
+	rt := &canned{status: 200, body: []byte(okCompletion)}
+	f, _ := provider.Lookup(openai.CompatibleName)
+	opts := &openai.CompatibleOptions{Options: openai.Options{BaseURL: "http://localhost:11434/v1/"}}
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.New(provider.Config{Deployment: provider.Deployment{Name: "ollama", Model: "llama3.2"}, Options: opts,
+		HTTPClient: &http.Client{Transport: rt}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ChatCompletion(context.Background(), chatRequest("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.got.URL.String(); got != "http://localhost:11434/v1/chat/completions" {
+		t.Errorf("URL = %s", got)
+	}
+	if h := rt.got.Header.Get("Authorization"); h != "" {
+		t.Errorf("authorization = %q; want none without api_key", h)
+	}
+}
