@@ -89,7 +89,9 @@ func (t *streamTranslator) push(eventType string, payload []byte, out []*llm.Cha
 	if t.done {
 		return out, nil
 	}
-	broken := func(what string) error { return upstreamBroken(t.meta.errorContext, "sent a "+eventType+" event "+what) }
+	broken := func(what string) error {
+		return upstreamBroken(t.meta.errorContext, "sent a "+eventType+" event "+what)
+	}
 	switch eventType {
 	case "messageStart":
 		return t.start(out), nil
