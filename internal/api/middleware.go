@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/llm"
+	"github.com/switchyard/switchyard/internal/logging"
 )
 
 // ErrorWriter renders an error in a front door's wire shape.
@@ -71,7 +72,7 @@ func RequestID(next http.Handler) http.Handler {
 			id = NewRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
 	})
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 )
 
 // Provenance says which cloud, deployment and model version answered a
@@ -14,6 +15,9 @@ type Provenance struct {
 	ModelVersion string
 	// Attempts counts upstream attempts, failovers and hedges included.
 	Attempts int
+	// Headers are extra response headers from the governance stages
+	// (x-ratelimit-*, for instance); may be nil.
+	Headers http.Header
 }
 
 // Caller is the authenticated client of one request.

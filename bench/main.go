@@ -1,0 +1,263 @@
+// Command bench measures what Switchyard adds to an AI call's latency.
+//
+// It runs three targets over one zero-latency simulated upstream, each in
+// its own process, and drives them with the same open-loop, constant-rate
+// load: the upstream directly, a bare httputil.ReverseProxy, and
+// Switchyard. It prints p50/p99/p99.9 latency (and time to first byte for
+// streams) and each target's overhead relative to the direct path, plus
+// the peak RSS of the proxy and of Switchyard.
+//
+//	go run ./bench -rate 500 -duration 10s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const benchKey = "sk-sy-bench0123456789abcdefghij"
+
+func main() {
+	rate := flag.Int("rate", 500, "requests per second")
+	duration := flag.Duration("duration", 10*time.Second, "measured time per target and mode")
+	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up per target and mode")
+	modes := flag.String("modes", "plain,stream", "which request kinds to run")
+	targets := flag.String("targets", "direct,proxy,switchyard", "which targets to run")
+	proxyListen := flag.String("proxy-listen", "", "internal: run as the bare reverse proxy on this address")
+	upstream := flag.String("upstream", "", "internal: the proxy's upstream URL")
+	flag.Parse()
+	if *proxyListen != "" {
+		if err := serveProxy(*proxyListen, *upstream); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveProxy is the baseline: the smallest sensible Go reverse proxy.
+func serveProxy(listen, upstream string) error {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return err
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.FlushInterval = -1 // flush every write, as streaming needs
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 256
+	p.Transport = t
+	return http.ListenAndServe(listen, p)
+}
+
+func bench(rate int, d, warm time.Duration, modes, targets []string) error {
+	dir, err := os.MkdirTemp("", "switchyard-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "switchyard")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/switchyard").CombinedOutput(); err != nil {
+		return fmt.Errorf("building switchyard: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	simCmd := exec.Command(bin, "sim", "--port", "0", "--data", dir)
+	simURL, simKey, err := startSim(simCmd)
+	if err != nil {
+		return err
+	}
+	defer stop(simCmd)
+
+	proxyAddr := freeAddr()
+	proxyCmd := exec.Command(self, "-proxy-listen", proxyAddr, "-upstream", simURL)
+	if err := startAndWait(proxyCmd, proxyAddr); err != nil {
+		return err
+	}
+	defer stop(proxyCmd)
+
+	gwAddr := freeAddr()
+	cfgPath := filepath.Join(dir, "switchyard.yaml")
+	cfg := fmt.Sprintf(`server:
+  listen: %s
+  log_level: warn
+store:
+  dsn: sqlite://%s/switchyard.db
+keys:
+  - name: bench
+    secret: %s
+deployments:
+  - name: sim
+    provider: openai
+    model: gpt-4o
+    model_version: "2024-08-06"
+    region: local
+    capabilities: {tools: true}
+    options:
+      base_url: %s/v1
+      api_key: %s
+models:
+  - alias: gpt-4o
+    deployments: [sim]
+`, gwAddr, dir, benchKey, simURL, simKey)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	gwCmd := exec.Command(bin, "serve", "--config", cfgPath)
+	if err := startAndWait(gwCmd, gwAddr); err != nil {
+		return err
+	}
+	defer stop(gwCmd)
+
+	all := map[string]target{
+		"direct":     {"direct", simURL + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
+		"proxy":      {"proxy", "http://" + proxyAddr + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
+		"switchyard": {"switchyard", "http://" + gwAddr + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + benchKey}},
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 4096
+	client := &http.Client{Transport: tr}
+	ctx := context.Background()
+
+	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up); GOMAXPROCS shared by all processes on %d cores\n\n", rate, d, warm, numCPU())
+	for _, mode := range modes {
+		stream := mode == "stream"
+		body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello to the benchmark in a few words."}]}`)
+		if stream {
+			body = []byte(`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Say hello to the benchmark in a few words."}]}`)
+		}
+		fmt.Printf("== %s ==\n", mode)
+		fmt.Printf("%-11s %8s %6s %9s %9s %9s %9s %9s %9s %12s %12s\n", "target", "requests", "errors", "p50", "p99", "p99.9", "ttfb p50", "ttfb p99", "ttfb p99.9", "+p50 vs dir", "+p99 vs dir")
+		var direct summary
+		for _, name := range targets {
+			t, ok := all[name]
+			if !ok {
+				return fmt.Errorf("unknown target %q", name)
+			}
+			run(ctx, client, t, body, stream, rate, warm)
+			s := summarise(run(ctx, client, t, body, stream, rate, d))
+			if name == "direct" {
+				direct = s
+			}
+			fmt.Printf("%-11s %8d %6d %9s %9s %9s %9s %9s %9s %12s %12s\n", name, s.n, s.errors,
+				ms(s.p50), ms(s.p99), ms(s.p999), ms(s.tp50), ms(s.tp99), ms(s.tp999),
+				ms(s.p50-direct.p50), ms(s.p99-direct.p99))
+			if s.firstErr != nil {
+				fmt.Printf("            first error: %v\n", s.firstErr)
+			}
+		}
+		fmt.Println()
+	}
+	fmt.Printf("peak RSS: proxy %s, switchyard %s\n", peakRSS(proxyCmd), peakRSS(gwCmd))
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }
+
+// startSim runs `switchyard sim` and reads the OpenAI fake's URL and key
+// from its banner.
+func startSim(cmd *exec.Cmd) (string, string, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", "", err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", "", err
+	}
+	var simURL, key string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && (simURL == "" || key == "") {
+		line := strings.TrimSpace(sc.Text())
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "openai" {
+			simURL = f[1]
+		}
+		if v, ok := strings.CutPrefix(line, "export SIM_OPENAI_KEY="); ok {
+			key = strings.Trim(v, `"`)
+		}
+	}
+	if simURL == "" || key == "" {
+		return "", "", fmt.Errorf("could not read the simulator's address from its output")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return simURL, key, nil
+}
+
+func startAndWait(cmd *exec.Cmd, addr string) error {
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not start listening on %s", cmd.Path, addr)
+}
+
+func stop(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// peakRSS reads a process's high-water resident set size.
+func peakRSS(cmd *exec.Cmd) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}
