@@ -31,8 +31,8 @@ type Engine struct {
 	served atomic.Int64
 	// aborted counts streams the client abandoned mid-way.
 	aborted atomic.Int64
-	rngMu  sync.Mutex
-	rng    *rand.Rand // guarded by rngMu
+	rngMu   sync.Mutex
+	rng     *rand.Rand // guarded by rngMu
 }
 
 // NewEngine returns an engine with the default script and no faults.
