@@ -9,18 +9,29 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/sim"
+	"github.com/switchyard/switchyard/internal/sim/anthropicsim"
+	"github.com/switchyard/switchyard/internal/sim/azuresim"
+	"github.com/switchyard/switchyard/internal/sim/bedrocksim"
 	"github.com/switchyard/switchyard/internal/sim/openaisim"
+	"github.com/switchyard/switchyard/internal/sim/vertexsim"
 )
 
 // Credentials the fakes accept. They are fixed, public values: the fakes
 // guard nothing, but checking credentials keeps them faithful.
 const (
-	OpenAIKey = "sk-sim-openai-0000000000000000"
-	AzureKey  = "sim-azure-key-00000000000000"
+	OpenAIKey      = "sk-sim-openai-0000000000000000"
+	AzureKey       = "sim-azure-key-00000000000000"
+	AnthropicKey   = "sk-ant-sim-0000000000000000"
+	AWSAccessKeyID = "AKIASIMULATED0000000"
+	AWSSecretKey   = "simulated/secret/key/000000000000000000000"
+	VertexProject  = "switchyard-sim"
+	vertexKeyFile  = "vertex-sim-service-account.json"
 )
 
 // Cloud is one running fake.
@@ -63,6 +74,31 @@ var makers = map[string]maker{
 		return openaisim.New(eng, openaisim.Options{APIKeys: []string{OpenAIKey}}),
 			map[string]string{"SIM_OPENAI_URL": url, "SIM_OPENAI_KEY": OpenAIKey}, nil
 	},
+	"azure": func(eng *sim.Engine, url string, _ Options) (http.Handler, map[string]string, error) {
+		return azuresim.New(eng, azuresim.Options{APIKeys: []string{AzureKey}}),
+			map[string]string{"SIM_AZURE_URL": url, "SIM_AZURE_KEY": AzureKey}, nil
+	},
+	"anthropic": func(eng *sim.Engine, url string, _ Options) (http.Handler, map[string]string, error) {
+		return anthropicsim.New(eng, anthropicsim.Options{APIKeys: []string{AnthropicKey}}),
+			map[string]string{"SIM_ANTHROPIC_URL": url, "SIM_ANTHROPIC_KEY": AnthropicKey}, nil
+	},
+	"bedrock": func(eng *sim.Engine, url string, _ Options) (http.Handler, map[string]string, error) {
+		return bedrocksim.New(eng, bedrocksim.Options{AccessKeyID: AWSAccessKeyID, SecretAccessKey: AWSSecretKey}),
+			map[string]string{"SIM_BEDROCK_URL": url, "SIM_AWS_ACCESS_KEY_ID": AWSAccessKeyID, "SIM_AWS_SECRET_ACCESS_KEY": AWSSecretKey}, nil
+	},
+	"vertex": func(eng *sim.Engine, url string, opts Options) (http.Handler, map[string]string, error) {
+		sa, err := vertexsim.NewServiceAccount(VertexProject, url+"/token")
+		if err != nil {
+			return nil, nil, err
+		}
+		// The adapter reads the key from a file, as it would a real one.
+		path := filepath.Join(opts.DataDir, vertexKeyFile)
+		if err := os.WriteFile(path, sa.KeyJSON, 0o600); err != nil {
+			return nil, nil, err
+		}
+		return vertexsim.New(eng, vertexsim.Options{Accounts: []*vertexsim.ServiceAccount{sa}}),
+			map[string]string{"SIM_VERTEX_URL": url, "SIM_VERTEX_PROJECT": VertexProject, "SIM_VERTEX_CREDENTIALS_FILE": path}, nil
+	},
 }
 
 // Names returns the clouds this build simulates, sorted.
@@ -79,6 +115,9 @@ func Names() []string {
 func Start(opts Options) (*Fleet, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = os.TempDir()
 	}
 	f := &Fleet{Clouds: map[string]*Cloud{}}
 	for i, name := range Names() {
