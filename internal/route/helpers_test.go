@@ -52,7 +52,9 @@ type lockedSource struct {
 	src *rand.PCG
 }
 
-func newSource(seed uint64) *lockedSource { return &lockedSource{src: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)} }
+func newSource(seed uint64) *lockedSource {
+	return &lockedSource{src: rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)}
+}
 
 func (s *lockedSource) Uint64() uint64 {
 	s.mu.Lock()
