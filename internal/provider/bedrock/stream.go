@@ -35,6 +35,7 @@ const (
 type blockState struct {
 	kind      blockKind
 	toolIndex int
+	hasInput  bool // a tool block streamed some input
 	thinking  []byte
 	signature []byte
 }
@@ -132,6 +133,12 @@ func (t *streamTranslator) push(eventType string, payload []byte, out []*llm.Cha
 		}
 		b := t.blocks[ev.ContentBlockIndex]
 		delete(t.blocks, ev.ContentBlockIndex)
+		if b != nil && b.kind == kindTool && !b.hasInput {
+			// A call without arguments: say "{}" as OpenAI does, so that
+			// clients parsing the arguments find JSON.
+			idx := b.toolIndex
+			return append(out, t.chunk(llm.Delta{ToolCalls: []llm.ToolCall{{Index: &idx, Function: llm.FunctionCall{Arguments: "{}"}}}}, "")), nil
+		}
 		if b == nil || b.kind != kindReasoning || (len(b.thinking) == 0 && len(b.signature) == 0) {
 			return out, nil
 		}
@@ -189,6 +196,7 @@ func (t *streamTranslator) delta(ev *evBlockDelta, out []*llm.ChatChunk) ([]*llm
 		if d.ToolUse.Input == "" {
 			return out, nil
 		}
+		b.hasInput = true
 		idx := b.toolIndex
 		return append(out, t.chunk(llm.Delta{ToolCalls: []llm.ToolCall{{Index: &idx, Function: llm.FunctionCall{Arguments: d.ToolUse.Input}}}}, "")), nil
 	case d.ReasoningContent != nil:
