@@ -410,3 +410,36 @@ func FuzzParseUSD(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseCatalog(f *testing.F) {
+	f.Add([]byte(testCatalog))
+	f.Add(defaultCatalogYAML)
+	f.Add([]byte("version: v\nentries:\n  - {provider: p, model: \"*\", input: \"0.1\", region: \"?\"}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseCatalog(data)
+		if err != nil {
+			return
+		}
+		for _, e := range c.Entries() {
+			if e.Price.Input < 0 || e.Price.Output < 0 {
+				t.Fatalf("negative price parsed: %+v", e)
+			}
+			// Every entry's own model and region match it.
+			if _, ok := c.Lookup(e.Provider, e.Model, e.Region); !ok && !isGlob(e.Model) && !isGlob(e.Region) {
+				t.Fatalf("entry %+v does not match its own model", e)
+			}
+		}
+	})
+}
+
+func FuzzParsePercent(f *testing.F) {
+	for _, s := range []string{"12.5", "100%", "0", "1.23", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePercent(s)
+		if err == nil && (p < 0 || p > 10000) {
+			t.Fatalf("ParsePercent(%q) = %d out of range", s, p)
+		}
+	})
+}
