@@ -203,7 +203,7 @@ func TestChaosResidencyOnlyEUDeploymentDown(t *testing.T) {
 				if le.Status != http.StatusServiceUnavailable || le.Code != "no_healthy_deployment" {
 					t.Fatalf("request %d: got %d %s, want 503 no_healthy_deployment", i, le.Status, le.Code)
 				}
-				for _, s := range []string{"no healthy deployment", tc.want, "never used", "retry in"} {
+				for _, s := range []string{"has no healthy deployment", "none of the deployments allowed by your key (" + tc.want, "never used", "retry in"} {
 					if !strings.Contains(le.Message, s) {
 						t.Fatalf("request %d: message %q does not say %q", i, le.Message, s)
 					}
@@ -249,11 +249,13 @@ func TestChaosPinnedVersionDown(t *testing.T) {
 	for i := range 100 {
 		_, err := r.Do(context.Background(), alias, Requirements{PinnedVersion: version}, f.attempt)
 		le := asLLM(t, err)
-		if le.Status < 500 {
-			t.Fatalf("request %d: status %d, want a 5xx", i, le.Status)
+		if le.Status != http.StatusServiceUnavailable || le.Code != "no_healthy_deployment" {
+			t.Fatalf("request %d: got %d %s, want 503 no_healthy_deployment", i, le.Status, le.Code)
 		}
-		if le.Code == "no_healthy_deployment" && !strings.Contains(le.Message, `version "2025-08-07"`) {
-			t.Fatalf("request %d: message %q does not name the version", i, le.Message)
+		for _, s := range []string{`version "2025-08-07" has no healthy deployment`, "never served by another version", `send "gpt-5"`} {
+			if !strings.Contains(le.Message, s) {
+				t.Fatalf("request %d: message %q does not say %q", i, le.Message, s)
+			}
 		}
 	}
 	if n := f.count(f.attempts, "old"); n != 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/llm"
@@ -177,9 +178,7 @@ func (rn *run) try(ctx context.Context, i int, trial bool) error {
 	start := clock.Now()
 	s.rollMinute(start.UnixNano())
 	s.reqs.Add(1)
-	s.inflight.Add(1)
-	err := rn.attempt(ctx, d)
-	s.inflight.Add(-1)
+	err := rn.call(ctx, d)
 	end := clock.Now()
 	now := end.UnixNano()
 	var le *llm.Error
@@ -224,6 +223,13 @@ func (rn *run) try(ctx context.Context, i int, trial bool) error {
 		rn.lastErr = err
 	}
 	return err
+}
+
+// call runs the attempt, counting it in flight even if it panics.
+func (rn *run) call(ctx context.Context, d *Deployment) error {
+	d.st.inflight.Add(1)
+	defer d.st.inflight.Add(-1)
+	return rn.attempt(ctx, d)
 }
 
 // retryable reports whether another attempt may succeed where this one
@@ -329,7 +335,7 @@ func (rn *run) failure() error {
 		what = fmt.Sprintf("model %q version %q", rn.alias, v)
 	}
 	var le *llm.Error
-	if rn.narrowed == "" && rn.lastErr != nil {
+	if !rn.narrowed.any() && rn.lastErr != nil {
 		if errors.As(rn.lastErr, &le) {
 			return le
 		}
@@ -340,11 +346,19 @@ func (rn *run) failure() error {
 	if errors.As(rn.lastErr, &le) && le.RetryAfter > 0 {
 		retry = le.RetryAfter
 	}
-	msg := fmt.Sprintf("%s has no healthy deployment%s; retry in %d seconds", what, rn.narrowed.describe(), int((retry+time.Second-1)/time.Second))
+	parts := []string{what + " has no healthy deployment"}
+	parts = append(parts, rn.narrowed.describe(rn.alias)...)
 	if rn.lastErr != nil {
-		msg += "; the last attempt failed: " + llm.AsError(rn.lastErr).Message
+		parts = append(parts, "the last attempt failed: "+llm.AsError(rn.lastErr).Message)
 	}
-	return &llm.Error{Status: http.StatusServiceUnavailable, Type: llm.TypeOverloaded, Code: "no_healthy_deployment", Message: msg, RetryAfter: retry}
+	secs := int((retry + time.Second - 1) / time.Second)
+	if secs == 1 {
+		parts = append(parts, "retry in 1 second")
+	} else {
+		parts = append(parts, fmt.Sprintf("retry in %d seconds", secs))
+	}
+	return &llm.Error{Status: http.StatusServiceUnavailable, Type: llm.TypeOverloaded, Code: "no_healthy_deployment",
+		Message: strings.Join(parts, "; "), RetryAfter: retry}
 }
 
 // retryAfter is when the first open breaker among the candidates admits

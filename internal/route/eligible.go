@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"net/http"
 	"path"
 	"strings"
@@ -47,9 +48,15 @@ func (q *Requirements) estOutput() int {
 
 func (q *Requirements) estTotal() int { return q.EstimatedInputTokens + q.estOutput() }
 
-// narrowing describes the caller's restrictions when they excluded some of
-// the pool, for messages; "" when they excluded nothing.
-type narrowing string
+// narrowing records which of the request's restrictions excluded part of
+// the pool, so that a failure can say the allowed part has no healthy
+// deployment rather than pass on one deployment's error as the model's.
+type narrowing struct {
+	constraints string // the caller's residency restrictions, or ""
+	version     string // the pinned version, when other versions exist
+}
+
+func (n narrowing) any() bool { return n.constraints != "" || n.version != "" }
 
 // eligible returns the deployments of p that may serve q, or the error
 // that tells the client why none may. Filters apply in this order:
@@ -57,16 +64,20 @@ type narrowing string
 // the error names the first filter that left nothing.
 func (p *pool) eligible(alias string, q *Requirements) ([]*Deployment, narrowing, error) {
 	c := p.deps
+	var narrowed narrowing
 	if q.PinnedVersion == "" && len(q.AllowedRegions) == 0 && len(q.AllowedProviders) == 0 && !q.RequireZDR &&
 		!q.Tools && !q.Vision && !q.JSONSchema && !q.Embeddings && !p.hasContextLimit() {
-		return c, "", nil // common case: no copy
+		return c, narrowed, nil // common case: no copy
 	}
 	if v := q.PinnedVersion; v != "" {
 		c = filter(c, func(d *Deployment) bool { return d.ModelVersion == v })
 		if len(c) == 0 {
-			return nil, "", llm.Errorf(http.StatusNotFound,
+			return nil, narrowed, llm.Errorf(http.StatusNotFound,
 				"model %q has no version %q; available versions: %s; send %q to use the current one",
 				alias, v, strings.Join(p.versions(), ", "), alias).WithCode("model_version_not_found")
+		}
+		if len(c) < len(p.deps) {
+			narrowed.version = v
 		}
 	}
 	before := len(c)
@@ -76,7 +87,7 @@ func (p *pool) eligible(alias string, q *Requirements) ([]*Deployment, narrowing
 		constraints = append(constraints, desc)
 		c = filter(c, func(d *Deployment) bool { return regionAllowed(d.Region, q.AllowedRegions) })
 		if len(c) == 0 {
-			return nil, "", residencyError(alias, "in the "+desc+" your key allows")
+			return nil, narrowed, residencyError(alias, "in the "+desc+" your key allows")
 		}
 	}
 	if len(q.AllowedProviders) > 0 {
@@ -84,19 +95,18 @@ func (p *pool) eligible(alias string, q *Requirements) ([]*Deployment, narrowing
 		constraints = append(constraints, desc)
 		c = filter(c, func(d *Deployment) bool { return providerAllowed(d.Provider, q.AllowedProviders) })
 		if len(c) == 0 {
-			return nil, "", residencyError(alias, "from the "+desc+" your key allows"+alsoIn(constraints[:len(constraints)-1]))
+			return nil, narrowed, residencyError(alias, "from the "+desc+" your key allows"+alsoIn(constraints[:len(constraints)-1]))
 		}
 	}
 	if q.RequireZDR {
 		constraints = append(constraints, "zero data retention")
 		c = filter(c, func(d *Deployment) bool { return d.ZDR })
 		if len(c) == 0 {
-			return nil, "", residencyError(alias, "with zero data retention, which your key requires"+alsoIn(constraints[:len(constraints)-1]))
+			return nil, narrowed, residencyError(alias, "with zero data retention, which your key requires"+alsoIn(constraints[:len(constraints)-1]))
 		}
 	}
-	var narrowed narrowing
 	if len(c) < before {
-		narrowed = narrowing(strings.Join(constraints, "; "))
+		narrowed.constraints = strings.Join(constraints, "; ")
 	}
 	for _, cp := range capabilities {
 		if !cp.needed(q) {
@@ -104,7 +114,7 @@ func (p *pool) eligible(alias string, q *Requirements) ([]*Deployment, narrowing
 		}
 		c = filter(c, cp.has)
 		if len(c) == 0 {
-			return nil, "", cp.err(alias, narrowed != "")
+			return nil, narrowed, cp.err(alias, narrowed.constraints != "")
 		}
 	}
 	if need := q.EstimatedInputTokens + q.MaxOutputTokens; need > 0 {
@@ -117,7 +127,7 @@ func (p *pool) eligible(alias string, q *Requirements) ([]*Deployment, narrowing
 			e := llm.BadRequest("messages",
 				"this request needs about %d tokens (input estimate plus max tokens) but model %q holds at most %d; shorten the conversation or lower max_tokens",
 				need, alias, largest)
-			return nil, "", e.WithCode("context_length_exceeded")
+			return nil, narrowed, e.WithCode("context_length_exceeded")
 		}
 		c = fits
 	}
@@ -215,19 +225,23 @@ var capabilities = []capability{
 }
 
 func (c capability) err(alias string, narrowed bool) *llm.Error {
-	which := "no deployment of it"
+	which := ""
 	if narrowed {
-		which = "no deployment your key may use"
+		which = " that your key may use"
 	}
-	e := llm.BadRequest(c.param, "model %q does not support %s (%s serves it together with the request's other needs); %s",
-		alias, c.name, which, c.hint)
+	e := llm.BadRequest(c.param, "model %q cannot serve this request: none of its deployments%s supports %s; %s",
+		alias, which, c.name, c.hint)
 	return e.WithCode("unsupported_capability")
 }
 
-// describe names the request's restrictions for a 503 message.
-func (n narrowing) describe() string {
-	if n == "" {
-		return ""
+// describe explains, for a 503, which deployments were considered.
+func (n narrowing) describe(alias string) []string {
+	var out []string
+	if n.constraints != "" {
+		out = append(out, "none of the deployments allowed by your key ("+n.constraints+") is healthy, and deployments outside those restrictions are never used for your requests")
 	}
-	return " allowed by your key (" + string(n) + "); deployments outside those restrictions are never used for your requests"
+	if n.version != "" {
+		out = append(out, fmt.Sprintf("a pinned request is never served by another version; send %q to allow any version", alias))
+	}
+	return out
 }

@@ -42,7 +42,7 @@ func TestDoRefusals(t *testing.T) {
 		{desc: "vision", alias: "claude@20240620", req: Requirements{Vision: true}, status: 400, code: "unsupported_capability", param: "messages",
 			mustSay: []string{"vision", "remove the images"}},
 		{desc: "json_schema within residency", alias: "gpt-4o", req: Requirements{JSONSchema: true, AllowedRegions: []string{"westeurope"}},
-			status: 400, code: "unsupported_capability", param: "response_format", mustSay: []string{"json_schema", "your key may use"}},
+			status: 400, code: "unsupported_capability", param: "response_format", mustSay: []string{"json_schema", "that your key may use"}},
 		{desc: "embeddings", alias: "gpt-4o", req: Requirements{Embeddings: true}, status: 400, code: "unsupported_capability", param: "model",
 			mustSay: []string{"embeddings model"}},
 		{desc: "context", alias: "gpt-4o", req: Requirements{EstimatedInputTokens: 127000, MaxOutputTokens: 4096}, status: 400,
