@@ -79,7 +79,9 @@ func (f *fixture) lastBody(t *testing.T) map[string]any {
 	return m
 }
 
-func chat(msgs ...llm.Message) *llm.ChatRequest { return &llm.ChatRequest{Model: "alias", Messages: msgs} }
+func chat(msgs ...llm.Message) *llm.ChatRequest {
+	return &llm.ChatRequest{Model: "alias", Messages: msgs}
+}
 
 func user(s string) llm.Message { return llm.Message{Role: llm.RoleUser, Content: llm.TextContent(s)} }
 
