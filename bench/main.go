@@ -26,7 +26,7 @@ import (
 	"time"
 )
 
-const benchKey = "sk-sy-bench0123456789abcdefghij"
+const benchKey = "sk-sy-bench0123456789abcdefghijklmnopqrstuvwxy"
 
 func main() {
 	rate := flag.Int("rate", 500, "requests per second")

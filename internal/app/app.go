@@ -6,9 +6,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +16,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/api"
 	anthropicapi "github.com/switchyard/switchyard/internal/api/anthropic"
 	openaiapi "github.com/switchyard/switchyard/internal/api/openai"
+	"github.com/switchyard/switchyard/internal/auth"
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/logging"
@@ -33,6 +32,7 @@ import (
 	"github.com/switchyard/switchyard/internal/route"
 	"github.com/switchyard/switchyard/internal/server"
 	"github.com/switchyard/switchyard/internal/sim/fleet"
+	"github.com/switchyard/switchyard/internal/store"
 )
 
 //go:embed demo.yaml
@@ -134,7 +134,8 @@ type Gateway struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	gw      *gateway.Gateway
-	auth    *staticAuth
+	store   store.Store
+	keys    *auth.KeyCache
 	handler http.Handler
 	client  *http.Client
 
@@ -142,14 +143,35 @@ type Gateway struct {
 	closers []func() error
 }
 
-// Build constructs the gateway from cfg.
-func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+// Build constructs the gateway from cfg and starts its background work
+// (the key cache's change feed); Close stops it.
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, client: upstreamClient()}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
 	rt, err := buildRouter(cfg, g.client, log)
 	if err != nil {
 		return nil, err
 	}
-	g.auth = newStaticAuth(cfg.Keys)
+	if err := ensureSQLiteDir(cfg.Store.DSN); err != nil {
+		return nil, err
+	}
+	g.store, err = store.Open(ctx, cfg.Store.DSN)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, g.store.Close)
+	if err := bootstrapKeys(ctx, g.store, cfg.Keys); err != nil {
+		return nil, err
+	}
+	g.keys = auth.NewKeyCache(g.store, auth.Options{FailOpen: cfg.StoreFailOpen(), Logger: log})
+	if err := g.keys.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
+	g.closers = append(g.closers, func() error { g.keys.Stop(); return nil })
 	g.gw = gateway.New(gateway.Options{
 		Router:         rt,
 		AttemptTimeout: cfg.Server.UpstreamTimeout,
@@ -162,7 +184,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway,
 		OpenAIError:    openaiapi.WriteError,
 		Anthropic:      an,
 		AnthropicError: anthropicapi.WriteError,
-		Auth:           g.auth,
+		Auth:           keyAuth{g.keys},
 		Ready:          g.ready,
 	}, log)
 	return g, nil
@@ -198,14 +220,24 @@ func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 	if err != nil {
 		return err
 	}
+	if err := bootstrapKeys(context.Background(), g.store, cfg.Keys); err != nil {
+		return err
+	}
 	g.gw.SetRouter(rt)
-	g.auth.set(cfg.Keys)
 	g.cfg = cfg
 	return nil
 }
 
 func (g *Gateway) ready(ctx context.Context) map[string]string {
 	problems := map[string]string{}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := g.store.Ping(pctx); err != nil {
+		problems["store"] = "unreachable: " + err.Error()
+	}
+	if g.keys.Degraded() {
+		problems["keys"] = "serving cached keys: the key store is unreachable"
+	}
 	rt := g.gw.Router()
 	healthy := map[string]bool{}
 	for _, st := range rt.Status() {
@@ -321,18 +353,24 @@ func configLoader(opts ServeOptions) (load func() (*config.Config, error), demo 
 // first start, so that the printed curl line keeps working across restarts.
 func demoKey(dir string) (string, error) {
 	path := filepath.Join(dir, "demo-key")
-	if b, err := os.ReadFile(path); err == nil && len(b) > 20 {
+	if b, err := os.ReadFile(path); err == nil && len(b) == len(auth.GenerateKey().Secret) {
 		return string(b), nil
 	}
-	var b [20]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	key := "sk-sy-demo" + hex.EncodeToString(b[:])
+	key := auth.GenerateKey().Secret
 	if err := os.WriteFile(path, []byte(key), 0o600); err != nil {
 		return "", fmt.Errorf("writing the demo key: %w", err)
 	}
 	return key, nil
 }
 
-var _ api.Authenticator = (*staticAuth)(nil)
+// ensureSQLiteDir creates the folder of a SQLite database file.
+func ensureSQLiteDir(dsn string) error {
+	path, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		return nil
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		return os.MkdirAll(dir, 0o700)
+	}
+	return nil
+}

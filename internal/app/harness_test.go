@@ -20,8 +20,8 @@ import (
 )
 
 const (
-	testKey       = "sk-sy-test0123456789abcdefghij"
-	restrictedKey = "sk-sy-restricted0123456789abcd"
+	testKey       = "sk-sy-test0123456789abcdefghijklmnopqrstuvwxyz"
+	restrictedKey = "sk-sy-restricted0123456789abcdefghijklmnopqrst"
 )
 
 // baseConfig is the gateway every end-to-end test starts from: two
@@ -29,6 +29,8 @@ const (
 const baseConfig = `
 server:
   upstream_timeout: 2s
+store:
+  dsn: sqlite://${DATA_DIR}/switchyard.db
 keys:
   - name: test
     secret: ` + testKey + `

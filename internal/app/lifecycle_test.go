@@ -110,7 +110,7 @@ func TestLogsCarryRequestIDAndNoSecrets(t *testing.T) {
 
 func writeConfig(t *testing.T, f *fleet.Fleet, dir, extra string) string {
 	t.Helper()
-	cfg := baseConfig + extra
+	cfg := strings.ReplaceAll(baseConfig+extra, "${DATA_DIR}", dir)
 	for k, v := range f.Env() {
 		cfg = strings.ReplaceAll(cfg, "${"+k+"}", v)
 	}

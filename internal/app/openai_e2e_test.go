@@ -211,7 +211,7 @@ func TestClientErrors(t *testing.T) {
 		code, param, mention  string
 	}{
 		{"missing key", "", "/v1/chat/completions", `{}`, 401, "missing_api_key", "", "Authorization"},
-		{"invalid key", "sk-sy-nope0000000000000000", "/v1/chat/completions", `{}`, 401, "invalid_api_key", "", "not a Switchyard key"},
+		{"invalid key", "sk-sy-nope0123456789abcdefghijklmnopqrstuvwxyz", "/v1/chat/completions", `{}`, 401, "invalid_api_key", "", "not known to Switchyard"},
 		{"malformed json", testKey, "/v1/chat/completions", `{"model":`, 400, "", "", "not valid JSON"},
 		{"wrong type", testKey, "/v1/chat/completions", `{"model":"gpt-4o","messages":"hi"}`, 400, "", "messages", "expected an array"},
 		{"no messages", testKey, "/v1/chat/completions", `{"model":"gpt-4o","messages":[]}`, 400, "", "messages", "non-empty"},

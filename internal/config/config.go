@@ -33,6 +33,9 @@ type Config struct {
 	// Models are the aliases clients send as `model`, each a pool of
 	// deployments with a routing strategy.
 	Models []route.PoolConfig `yaml:"models"`
+
+	Governance `yaml:",inline"`
+	Guardrails `yaml:",inline"`
 }
 
 // Server configures the HTTP listener.
@@ -275,10 +278,12 @@ func (c *Config) validate() []fieldError {
 		if k.Name == "" {
 			add(p+".name", "is required")
 		}
-		if !strings.HasPrefix(k.Secret, "sk-sy-") || len(k.Secret) < 20 {
-			add(p+".secret", "must be a Switchyard key: \"sk-sy-\" followed by at least 14 characters")
+		if !validKeySecret(k.Secret) {
+			add(p+".secret", "must be a Switchyard key: \"sk-sy-\" followed by 40 letters and digits (create one with `switchyard keys create`)")
 		}
 	}
+	c.validateGovernance(add)
+	c.validateGuardrails(add)
 	names := map[string]bool{}
 	for i := range c.Deployments {
 		d := &c.Deployments[i]
@@ -328,6 +333,20 @@ func (c *Config) validate() []fieldError {
 		}
 	}
 	return errs
+}
+
+// validKeySecret reports whether s has the shape of a Switchyard key.
+func validKeySecret(s string) bool {
+	rest, ok := strings.CutPrefix(s, "sk-sy-")
+	if !ok || len(rest) != 40 {
+		return false
+	}
+	for _, c := range rest {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeOptions decodes a deployment's options block into the provider's
