@@ -95,13 +95,17 @@ func (s *server) verifySigV4(r *http.Request, body []byte, now time.Time) *authE
 		URL:           &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
 		Host:          r.Host,
 		Header:        http.Header{},
-		ContentLength: r.ContentLength,
 	}
 	creds := aws.Credentials{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey}
 	for _, name := range auth.signedHeaders {
 		switch name {
-		case "host", "content-length":
-			continue // the signer derives these from the request itself
+		case "host":
+			continue // the signer takes it from the request's Host
+		case "content-length":
+			// The SDK's signer signs the length whenever it is known;
+			// other clients may leave it out, so follow the client.
+			check.ContentLength = r.ContentLength
+			continue
 		case "x-amz-security-token":
 			creds.SessionToken = r.Header.Get(name)
 		}
