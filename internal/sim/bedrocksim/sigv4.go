@@ -91,10 +91,10 @@ func (s *server) verifySigV4(r *http.Request, body []byte, now time.Time) *authE
 		return bad
 	}
 	check := &http.Request{
-		Method:        r.Method,
-		URL:           &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Host:          r.Host,
-		Header:        http.Header{},
+		Method: r.Method,
+		URL:    &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Host:   r.Host,
+		Header: http.Header{},
 	}
 	creds := aws.Credentials{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey}
 	for _, name := range auth.signedHeaders {
