@@ -152,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 			g.Close()
 		}
 	}()
-	rt, err := buildRouter(cfg, g.client, log)
+	rt, err := buildRouter(cfg, g.client, log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +172,22 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 		return nil, fmt.Errorf("loading keys: %w", err)
 	}
 	g.closers = append(g.closers, func() error { g.keys.Stop(); return nil })
+	admission, accounting, err := buildGovernance(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	guards, mcp, err := buildGuardrails(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	var stages []gateway.Stage
+	stages = append(stages, admission...)
+	stages = append(stages, guards...)
+	stages = append(stages, accounting...)
 	g.gw = gateway.New(gateway.Options{
 		Router:         rt,
 		AttemptTimeout: cfg.Server.UpstreamTimeout,
+		Stages:         stages,
 		Logger:         log,
 	})
 	oa := openaiapi.New(g.gw, openaiapi.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
@@ -185,6 +198,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 		Anthropic:      an,
 		AnthropicError: anthropicapi.WriteError,
 		Auth:           keyAuth{g.keys},
+		MCP:            mcp,
 		Ready:          g.ready,
 	}, log)
 	return g, nil
@@ -216,7 +230,7 @@ func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 	if err != nil {
 		return err
 	}
-	rt, err := buildRouter(cfg, g.client, g.log)
+	rt, err := buildRouter(cfg, g.client, g.log, g.gw.Router())
 	if err != nil {
 		return err
 	}
@@ -260,8 +274,10 @@ func (g *Gateway) ready(ctx context.Context) map[string]string {
 	return problems
 }
 
-// buildRouter makes one adapter per deployment and the router over them.
-func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger) (*route.Router, error) {
+// buildRouter makes one adapter per deployment and the router over them;
+// with a previous router (a reload), unchanged deployments keep their
+// health, breaker and latency state.
+func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger, previous *route.Router) (*route.Router, error) {
 	deps := make([]*route.Deployment, 0, len(cfg.Deployments))
 	for i := range cfg.Deployments {
 		d := &cfg.Deployments[i]
@@ -281,7 +297,7 @@ func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger) (*ro
 			Quota: d.Quota, Caps: d.Capabilities, ZDR: d.ZDR,
 		})
 	}
-	return route.New(deps, cfg.Models, route.Options{})
+	return route.New(deps, cfg.Models, route.Options{Previous: previous})
 }
 
 // upstreamClient is shared by every adapter: one pool of keep-alive
