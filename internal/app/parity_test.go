@@ -25,6 +25,8 @@ var update = flag.Bool("update", false, "rewrite testdata/parity golden files fr
 const parityConfig = `
 server:
   upstream_timeout: 5s
+store:
+  dsn: sqlite://${DATA_DIR}/switchyard.db
 keys:
   - name: test
     secret: ` + testKey + `
@@ -165,10 +167,7 @@ type turn struct {
 	Content      string     `json:"content"`
 	ToolCalls    []toolCall `json:"tool_calls,omitempty"`
 	FinishReason string     `json:"finish_reason"`
-	// Usage is nil when the call reported none. Each fake counts prompt
-	// tokens over its own native rendering of the request (tool schemas,
-	// role markers and system text differ per cloud), so the counts
-	// themselves differ; what every backend must honour is the invariant.
+	// Usage is nil when the call reported none.
 	Usage *usageShape `json:"usage,omitempty"`
 }
 
@@ -179,17 +178,23 @@ type toolCall struct {
 	Arguments any `json:"arguments"`
 }
 
+// usageShape is usage with the prompt count normalized away: each fake
+// counts prompt tokens over its own native rendering of the request (tool
+// schemas, role markers and the tool result's encoding differ per cloud),
+// so that count legitimately differs. Completion tokens do not: every fake
+// counts the same scripted reply with sim.CountTokens, so a backend that
+// misreads its cloud's output count shows up here.
 type usageShape struct {
-	PromptTokensPositive     bool `json:"prompt_tokens_positive"`
-	CompletionTokensPositive bool `json:"completion_tokens_positive"`
-	TotalIsSum               bool `json:"total_is_prompt_plus_completion"`
+	PromptTokensPositive bool  `json:"prompt_tokens_positive"`
+	CompletionTokens     int64 `json:"completion_tokens"`
+	TotalIsSum           bool  `json:"total_is_prompt_plus_completion"`
 }
 
 func shapeOf(u openai.CompletionUsage) *usageShape {
 	return &usageShape{
-		PromptTokensPositive:     u.PromptTokens > 0,
-		CompletionTokensPositive: u.CompletionTokens > 0,
-		TotalIsSum:               u.TotalTokens == u.PromptTokens+u.CompletionTokens,
+		PromptTokensPositive: u.PromptTokens > 0,
+		CompletionTokens:     u.CompletionTokens,
+		TotalIsSum:           u.TotalTokens == u.PromptTokens+u.CompletionTokens,
 	}
 }
 
@@ -349,6 +354,11 @@ func parityCall(t *testing.T, c openai.Client, params openai.ChatCompletionNewPa
 		}
 		checkUsage(t, "response", resp.Usage)
 		ch := resp.Choices[0]
+		// A call-only turn has null content, as OpenAI sends it: clients
+		// in other languages tell null from "".
+		if len(ch.Message.ToolCalls) > 0 && ch.Message.Content == "" && ch.Message.JSON.Content.Raw() != "null" {
+			t.Errorf("call-only turn content is %q, want null", ch.Message.JSON.Content.Raw())
+		}
 		return ch.Message, canonicalTurn(t, ch.Message, ch.FinishReason, shapeOf(resp.Usage))
 	}
 	s := c.Chat.Completions.NewStreaming(ctx, params, option.WithResponseInto(&raw))
@@ -356,15 +366,17 @@ func parityCall(t *testing.T, c openai.Client, params openai.ChatCompletionNewPa
 	var acc openai.ChatCompletionAccumulator
 	usageChunks, argFragments, chunks := 0, 0, 0
 	finishes := map[string]int{}
+	ids, models := map[string]bool{}, map[string]bool{}
 	for s.Next() {
 		ch := s.Current()
 		chunks++
 		if !acc.AddChunk(ch) {
 			t.Fatalf("chunk %d rejected by the accumulator: %s", chunks, ch.RawJSON())
 		}
-		if ch.ID == "" || ch.Object != "chat.completion.chunk" {
-			t.Errorf("chunk envelope id=%q object=%q", ch.ID, ch.Object)
+		if ch.Object != "chat.completion.chunk" || ch.Created == 0 {
+			t.Errorf("chunk envelope object=%q created=%d", ch.Object, ch.Created)
 		}
+		ids[ch.ID], models[ch.Model] = true, true
 		if ch.JSON.Usage.Valid() && ch.Usage.TotalTokens > 0 {
 			usageChunks++
 			if len(ch.Choices) != 0 {
@@ -385,6 +397,10 @@ func parityCall(t *testing.T, c openai.Client, params openai.ChatCompletionNewPa
 	}
 	if err := s.Err(); err != nil {
 		t.Fatalf("%s stream: %v", b.alias, err)
+	}
+	// Every chunk of one completion carries the same id and model.
+	if len(ids) != 1 || ids[""] || len(models) != 1 || models[""] {
+		t.Errorf("chunk ids %v models %v; want one non-empty id and model", ids, models)
 	}
 	checkProvenance(t, raw, b)
 	if ct := raw.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
