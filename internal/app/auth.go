@@ -35,7 +35,7 @@ func (a keyAuth) Authenticate(ctx context.Context, secret string) (*gateway.Call
 		AllowedModels:    narrow(p.AllowedModels, p.TeamAllowedModels),
 		AllowedRegions:   narrow(p.AllowedRegions, p.TeamAllowedRegions),
 		AllowedProviders: narrow(p.AllowedProviders, p.TeamAllowedProviders),
-		RequireZDR: p.RequireZDR, AllowRouteOverride: p.AllowRouteOverride,
+		RequireZDR:       p.RequireZDR, AllowRouteOverride: p.AllowRouteOverride,
 		RPM: p.RPM, TPM: p.TPM, Metadata: p.Metadata,
 	}, nil
 }
