@@ -247,11 +247,11 @@ func (h *handler) rotateKey(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decode(r, &in, true); err != nil {
 		return err
 	}
-	grace, err := parseGrace(in.Grace)
+	old, err := h.loadKey(r, c)
 	if err != nil {
 		return err
 	}
-	old, err := h.loadKey(r, c)
+	grace, err := parseGrace(in.Grace)
 	if err != nil {
 		return err
 	}
