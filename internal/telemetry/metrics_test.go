@@ -321,6 +321,9 @@ func TestMetrics_Handler(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	if problems, err := testutil.GatherAndLint(m.Registry()); err != nil || len(problems) > 0 {
+		t.Errorf("metric lint: %v %v", problems, err)
+	}
 	for _, banned := range []string{"req-1", "key-1", "team-a"} {
 		if strings.Contains(body, banned) {
 			t.Errorf("/metrics contains %q; request ids and callers must not become labels by default", banned)
