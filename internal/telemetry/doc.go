@@ -4,4 +4,12 @@
 // gateway call with W3C trace-context propagation.
 //
 // Both plug into the gateway as stages; neither imports a front door.
+// Wiring, in order of the request's path:
+//
+//	tr, _ := telemetry.NewTracing(ctx, tracingOpts)    // Shutdown on exit flushes
+//	m := telemetry.NewMetrics(telemetry.MetricsOptions{Router: gw.Router})
+//	stages := append([]gateway.Stage{tr.Stage()}, governance...)
+//	stages = append(stages, m.Stage())                 // last: TTFT at the client's chunk
+//	routes.Metrics = m.Handler()
+//	h := telemetry.TraceMiddleware(tr.TracerProvider(), server.Handler(routes, log))
 package telemetry
