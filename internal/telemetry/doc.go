@@ -7,7 +7,8 @@
 // Wiring, in order of the request's path:
 //
 //	tr, _ := telemetry.NewTracing(ctx, tracingOpts)    // Shutdown on exit flushes
-//	m := telemetry.NewMetrics(telemetry.MetricsOptions{Router: gw.Router})
+//	var gw *gateway.Gateway                            // built below with the stages
+//	m := telemetry.NewMetrics(telemetry.MetricsOptions{Router: func() *route.Router { return gw.Router() }})
 //	stages := append([]gateway.Stage{tr.Stage()}, governance...)
 //	stages = append(stages, m.Stage())                 // last: TTFT at the client's chunk
 //	routes.Metrics = m.Handler()
