@@ -4,7 +4,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -197,15 +196,17 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	cfg := &Config{}
 	if root.Kind != 0 {
 		if err := root.Decode(cfg); err != nil {
-			errs = append(errs, err)
+			// Without a decoded config there is nothing to validate.
+			return nil, append(errs, typeErrors(&root, err)...)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
 	cfg.applyDefaults()
-	if verrs := cfg.validate(); len(verrs) > 0 {
+	if verrs := cfg.validate(); len(verrs) > 0 || len(errs) > 0 {
 		for _, ve := range verrs {
+			if ve.err != nil {
+				errs = append(errs, ve.err)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("line %d: %s: %s", lineOf(&root, ve.path), ve.path, ve.msg))
 		}
 		return nil, errs
@@ -252,12 +253,14 @@ func (c *Config) RedisFailOpen() bool { return c.Redis.FailOpen == nil || *c.Red
 type fieldError struct {
 	path string
 	msg  string
+	// err, when set, already names its line and field.
+	err error
 }
 
 func (c *Config) validate() []fieldError {
 	var errs []fieldError
 	add := func(path, format string, args ...any) {
-		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
+		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
 	}
 	switch c.Server.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -309,10 +312,12 @@ func (c *Config) validate() []fieldError {
 			add(p+".provider", "unknown provider %q; known: %s", d.Provider, strings.Join(provider.Names(), ", "))
 			continue
 		}
-		opts, err := decodeOptions(&d.Options, f, p+".options")
+		opts, lineErrs, err := decodeOptions(&d.Options, f, p+".options")
+		for _, le := range lineErrs {
+			errs = append(errs, fieldError{err: le})
+		}
 		if err != nil {
 			add(p+".options", "%v", err)
-			continue
 		}
 		d.options = opts
 	}
@@ -350,23 +355,24 @@ func validKeySecret(s string) bool {
 }
 
 // decodeOptions decodes a deployment's options block into the provider's
-// options type, rejecting unknown fields, and validates it.
-func decodeOptions(n *yaml.Node, f provider.Factory, path string) (any, error) {
-	opts := f.NewOptions()
+// options type, rejecting unknown fields (lineErrs, each naming its line),
+// and validates it (err).
+func decodeOptions(n *yaml.Node, f provider.Factory, path string) (opts any, lineErrs []error, err error) {
+	opts = f.NewOptions()
 	if n.Kind != 0 {
 		if errs := unknownFields(n, reflect.TypeOf(opts), path); len(errs) > 0 {
-			return nil, errors.Join(errs...)
+			return nil, errs, nil
 		}
 		if err := n.Decode(opts); err != nil {
-			return nil, err
+			return nil, typeErrors(n, err), nil
 		}
 	}
 	if v, ok := opts.(provider.Validator); ok {
 		if err := v.Validate(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return opts, nil
+	return opts, nil, nil
 }
 
 // Aliases returns the configured model aliases, sorted.

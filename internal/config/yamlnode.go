@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -225,3 +226,59 @@ func splitPath(path string) []pathPart {
 }
 
 func osLookup(name string) (string, bool) { return os.LookupEnv(name) }
+
+// typeErrors rewrites yaml.v3's decoding errors ("line 3: cannot unmarshal
+// !!str `lots` into int64") to name the field at that line as well.
+func typeErrors(root *yaml.Node, err error) []error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []error{err}
+	}
+	out := make([]error, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		var line int
+		if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+			if path := pathAtLine(root, line, ""); path != "" {
+				rest := strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+				msg = fmt.Sprintf("line %d: %s: %s", line, path, rest)
+			}
+		}
+		out = append(out, errors.New(msg))
+	}
+	return out
+}
+
+// pathAtLine returns the dotted path of the mapping key or sequence item
+// on line, or "".
+func pathAtLine(n *yaml.Node, line int, path string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := pathAtLine(c, line, path); p != "" {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := joinPath(path, k.Value)
+			if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line == line) {
+				return p
+			}
+			if found := pathAtLine(v, line, p); found != "" {
+				return found
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := path + "[" + strconv.Itoa(i) + "]"
+			if c.Kind == yaml.ScalarNode && c.Line == line {
+				return p
+			}
+			if found := pathAtLine(c, line, p); found != "" {
+				return found
+			}
+		}
+	}
+	return ""
+}
