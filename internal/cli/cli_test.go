@@ -22,9 +22,9 @@ func TestConfigCheck(t *testing.T) {
 	os.WriteFile(good, []byte("server:\n  listen: 127.0.0.1:1\n"), 0o600)
 	os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:1\n  log_level: loud\nstore:\n  dns: x\n"), 0o600)
 	tests := []struct {
-		name       string
-		args       []string
-		code       int
+		name        string
+		args        []string
+		code        int
 		out, errOut []string
 	}{
 		{"valid", []string{"config", "check", good}, 0, []string{"good.yaml: ok"}, nil},
