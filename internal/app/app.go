@@ -33,6 +33,7 @@ import (
 	"github.com/switchyard/switchyard/internal/server"
 	"github.com/switchyard/switchyard/internal/sim/fleet"
 	"github.com/switchyard/switchyard/internal/store"
+	"github.com/switchyard/switchyard/internal/telemetry"
 )
 
 //go:embed demo.yaml
@@ -180,10 +181,25 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 	if err != nil {
 		return nil, err
 	}
-	var stages []gateway.Stage
+	tracing, err := telemetry.NewTracing(ctx, cfg.Telemetry.Tracing)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tracing.Shutdown(sctx)
+	})
+	mopts := cfg.Telemetry.Metrics
+	mopts.Router = func() *route.Router { return g.gw.Router() }
+	metrics := telemetry.NewMetrics(mopts)
+	// Tracing first, so its span covers every other stage; metrics last, so
+	// its stream wrapper is outermost and times the chunk the client gets.
+	stages := []gateway.Stage{tracing.Stage()}
 	stages = append(stages, admission...)
 	stages = append(stages, guards...)
 	stages = append(stages, accounting...)
+	stages = append(stages, metrics.Stage())
 	g.gw = gateway.New(gateway.Options{
 		Router:         rt,
 		AttemptTimeout: cfg.Server.UpstreamTimeout,
@@ -192,7 +208,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 	})
 	oa := openaiapi.New(g.gw, openaiapi.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: log})
 	an := anthropicapi.New(g.gw, anthropicapi.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes})
-	g.handler = server.Handler(server.Routes{
+	g.handler = telemetry.TraceMiddleware(tracing.TracerProvider(), server.Handler(server.Routes{
 		OpenAI:         oa,
 		OpenAIError:    openaiapi.WriteError,
 		Anthropic:      an,
@@ -200,7 +216,8 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 		Auth:           keyAuth{g.keys},
 		MCP:            mcp,
 		Ready:          g.ready,
-	}, log)
+		Metrics:        metrics.Handler(),
+	}, log))
 	return g, nil
 }
 

@@ -199,3 +199,24 @@ func TestServeReloadsAndDrains(t *testing.T) {
 		t.Fatal("serve did not return after drain")
 	}
 }
+
+// TestMetricsEndpoint: a served request shows in /metrics, labelled by
+// where it went, and readiness reports ready.
+func TestMetricsEndpoint(t *testing.T) {
+	e := start(t, baseConfig)
+	e.do(http.MethodPost, "/v1/chat/completions", testKey, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`)
+	status, _, body := e.do(http.MethodGet, "/metrics", "", "")
+	if status != 200 {
+		t.Fatalf("metrics status %d", status)
+	}
+	want := `switchyard_requests_total{alias="gpt-4o",code_class="2xx",deployment="openai-us",front_door="openai",provider="openai",region="us-east-1"} 1`
+	if !strings.Contains(body, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	if strings.Contains(body, testKey) {
+		t.Error("a key reached the metrics")
+	}
+	if status, _, body := e.do(http.MethodGet, "/readyz", "", ""); status != 200 {
+		t.Errorf("readyz %d: %s", status, body)
+	}
+}

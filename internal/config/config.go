@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/route"
+	"github.com/switchyard/switchyard/internal/telemetry"
 )
 
 // Config is the whole gateway configuration.
@@ -33,8 +34,18 @@ type Config struct {
 	// deployments with a routing strategy.
 	Models []route.PoolConfig `yaml:"models"`
 
+	// Telemetry configures Prometheus metrics and OpenTelemetry traces.
+	Telemetry Telemetry `yaml:"telemetry"`
+
 	Governance `yaml:",inline"`
 	Guardrails `yaml:",inline"`
+}
+
+// Telemetry configures metrics (always served at /metrics) and traces
+// (exported over OTLP/HTTP when tracing.endpoint is set).
+type Telemetry struct {
+	Metrics telemetry.MetricsOptions `yaml:"metrics"`
+	Tracing telemetry.TracingOptions `yaml:"tracing"`
 }
 
 // Server configures the HTTP listener.
@@ -284,6 +295,9 @@ func (c *Config) validate() []fieldError {
 		if !validKeySecret(k.Secret) {
 			add(p+".secret", "must be a Switchyard key: \"sk-sy-\" followed by 40 letters and digits (create one with `switchyard keys create`)")
 		}
+	}
+	if err := c.Telemetry.Tracing.Validate(); err != nil {
+		add("telemetry.tracing", "%v", err)
 	}
 	c.validateGovernance(add)
 	c.validateGuardrails(add)

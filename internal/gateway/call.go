@@ -42,8 +42,10 @@ type StreamStage interface {
 	Stream(ctx context.Context, c *Call, s llm.ChatStream) llm.ChatStream
 }
 
-// AfterStage runs once per call that passed routing or failed in it,
-// when the outcome is known: usage, cost, status. It must not block.
+// AfterStage runs exactly once per call, when the outcome is known: usage,
+// cost, status. It also runs for calls refused before any other stage ran
+// (a model the key may not use), so it must not assume Before ran. It must
+// not block.
 type AfterStage interface {
 	Stage
 	After(ctx context.Context, c *Call)
@@ -56,7 +58,8 @@ type Call struct {
 	Info *RequestInfo
 	// Kind is "chat" or "embeddings".
 	Kind string
-	// Chat is the chat request; stages may replace it. Nil for embeddings.
+	// Chat is the chat request; stages may replace it. Nil for embeddings
+	// (Kind "embeddings"), whose stages see only the alias and caller.
 	Chat *llm.ChatRequest
 	// Alias is the model alias being routed; Version a pinned version or "".
 	Alias, Version string

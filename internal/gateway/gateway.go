@@ -79,6 +79,7 @@ func (g *Gateway) Models(ctx context.Context) []string {
 func (g *Gateway) Chat(ctx context.Context, req *llm.ChatRequest) (*llm.ChatResponse, Provenance, error) {
 	call, err := g.begin(ctx, req.Model, requirementsFor(req))
 	if err != nil {
+		call.finish(ctx, nil, err)
 		return nil, call.prov, err
 	}
 	if err := call.admit(ctx, req); err != nil {
@@ -88,7 +89,7 @@ func (g *Gateway) Chat(ctx context.Context, req *llm.ChatRequest) (*llm.ChatResp
 	out, err := call.router.Do(ctx, call.alias, call.reqs, func(actx context.Context, d *route.Deployment) error {
 		actx, cancel := context.WithTimeout(actx, g.opts.AttemptTimeout)
 		defer cancel()
-		resp, err := d.Backend.ChatCompletion(actx, req)
+		resp, err := d.Backend.ChatCompletion(actx, call.Chat)
 		if err != nil {
 			return attemptError(actx, d, err)
 		}
@@ -115,6 +116,11 @@ func (g *Gateway) Chat(ctx context.Context, req *llm.ChatRequest) (*llm.ChatResp
 func (g *Gateway) Embeddings(ctx context.Context, req *llm.EmbeddingRequest) (*llm.EmbeddingResponse, Provenance, error) {
 	call, err := g.begin(ctx, req.Model, route.Requirements{Embeddings: true})
 	if err != nil {
+		call.finish(ctx, nil, err)
+		return nil, call.prov, err
+	}
+	call.Kind = "embeddings"
+	if err := call.admit(ctx, nil); err != nil {
 		return nil, call.prov, err
 	}
 	var results sync.Map

@@ -66,6 +66,9 @@ type RequestInfo struct {
 	Strategy string
 	// FrontDoor names the API the client spoke: "openai" or "anthropic".
 	FrontDoor string
+	// ApprovalID is the x-switchyard-approval-id header: the client
+	// resubmits a request whose tool call was held for approval.
+	ApprovalID string
 }
 
 type infoKey struct{}

@@ -18,6 +18,7 @@ import (
 func (g *Gateway) ChatStream(ctx context.Context, req *llm.ChatRequest) (llm.ChatStream, Provenance, error) {
 	call, err := g.begin(ctx, req.Model, requirementsFor(req))
 	if err != nil {
+		call.finish(ctx, nil, err)
 		return nil, call.prov, err
 	}
 	if err := call.admit(ctx, req); err != nil {
