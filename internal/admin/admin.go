@@ -317,3 +317,5 @@ func (h *handler) teamOrg(ctx context.Context, teamID string) (store.Team, error
 	}
 	return t, nil
 }
+
+var _ Auditor = AuditorFunc(nil)
