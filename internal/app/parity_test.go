@@ -467,3 +467,56 @@ func checkProvenance(t *testing.T, raw *http.Response, b parityBackend) {
 		}
 	}
 }
+
+// TestGeminiThoughtSignatureRoundTrip: Gemini signs its function calls and
+// Gemini 3 rejects a replayed call without its signature. The gateway
+// hands the signature out as tool_calls[].thought_signature and takes it
+// back from a client that returns the assistant message verbatim. (The
+// official Go SDK's ToParam and ChatCompletionAccumulator drop the field,
+// so clients built on them never send it back.)
+func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := start(t, parityConfig)
+	eng := e.fleet.Clouds["vertex"].Engine
+	eng.SetScript(&parityScript)
+	tools := `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]`
+	user := `{"role":"user","content":"` + parityQuestion + `"}`
+	status, _, body := e.do(http.MethodPost, "/v1/chat/completions", testKey,
+		`{"model":"parity-vertex-gemini",`+tools+`,"messages":[`+user+`]}`)
+	if status != 200 {
+		t.Fatalf("turn 1: %d %s", status, body)
+	}
+	var resp struct {
+		Choices []struct {
+			Message json.RawMessage `json:"message"`
+		} `json:"choices"`
+	}
+	var msg struct {
+		ToolCalls []struct {
+			ID               string `json:"id"`
+			ThoughtSignature string `json:"thought_signature"`
+		} `json:"tool_calls"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || len(resp.Choices) != 1 {
+		t.Fatalf("turn 1 body %s", body)
+	}
+	if err := json.Unmarshal(resp.Choices[0].Message, &msg); err != nil || len(msg.ToolCalls) != 1 || msg.ToolCalls[0].ThoughtSignature == "" {
+		t.Fatalf("turn 1 tool call carries no thought_signature: %s", resp.Choices[0].Message)
+	}
+	tool := `{"role":"tool","tool_call_id":"` + msg.ToolCalls[0].ID + `","content":` + jsonString(parityToolResult) + `}`
+	status, _, body = e.do(http.MethodPost, "/v1/chat/completions", testKey,
+		`{"model":"parity-vertex-gemini",`+tools+`,"messages":[`+user+`,`+string(resp.Choices[0].Message)+`,`+tool+`]}`)
+	if status != 200 || !strings.Contains(body, parityAnswer) {
+		t.Fatalf("turn 2: %d %s", status, body)
+	}
+	reqs := eng.Recorder().Requests()
+	want := `"thoughtSignature":"` + msg.ToolCalls[0].ThoughtSignature + `"`
+	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, want) {
+		t.Errorf("Gemini did not get the signature back (%s):\n%s", want, last)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
