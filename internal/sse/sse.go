@@ -29,14 +29,16 @@ type Event struct {
 
 // Reader decodes events from a stream.
 type Reader struct {
-	r    *bufio.Reader
+	sc   *bufio.Scanner
 	data bytes.Buffer
-	line []byte
 }
 
 // NewReader returns a Reader of r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 16<<10)}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 16<<10), MaxEventSize+2)
+	sc.Split(splitLines)
+	return &Reader{sc: sc}
 }
 
 // Next returns the next event. It returns io.EOF at a clean end of stream;
@@ -48,14 +50,21 @@ func (r *Reader) Next() (Event, error) {
 	r.data.Reset()
 	hasData := false
 	for {
-		line, err := r.readLine()
-		if err != nil {
-			if errors.Is(err, io.EOF) && (hasData || ev.Event != "") {
+		if !r.sc.Scan() {
+			err := r.sc.Err()
+			switch {
+			case errors.Is(err, bufio.ErrTooLong):
+				return Event{}, ErrEventTooLarge
+			case err != nil:
+				return Event{}, err
+			case hasData || ev.Event != "":
 				ev.Data = r.data.Bytes()
 				return ev, nil
+			default:
+				return Event{}, io.EOF
 			}
-			return Event{}, err
 		}
+		line := r.sc.Bytes()
 		if len(line) == 0 {
 			if !hasData && ev.Event == "" && ev.ID == "" {
 				continue // blank line with nothing pending
@@ -88,37 +97,27 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
-// readLine returns one line without its terminator (\n, \r\n or \r).
-func (r *Reader) readLine() ([]byte, error) {
-	r.line = r.line[:0]
-	for {
-		chunk, err := r.r.ReadSlice('\n')
-		r.line = append(r.line, chunk...)
-		if len(r.line) > MaxEventSize {
-			return nil, ErrEventTooLarge
+// splitLines splits on the three line ends the SSE format allows: \n,
+// \r\n and a lone \r.
+func splitLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0:
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
 		}
-		if err == bufio.ErrBufferFull {
-			continue
+		return 0, nil, nil
+	case data[i] == '\n':
+		return i + 1, data[:i], nil
+	case i+1 < len(data):
+		if data[i+1] == '\n' {
+			return i + 2, data[:i], nil
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(r.line) > 0 {
-				return bytes.TrimRight(r.line, "\r\n"), nil
-			}
-			return nil, err
-		}
-		line := r.line[:len(r.line)-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		// A lone \r also ends a line; split on it and keep the rest
-		// for the next call by handing it back to the reader.
-		if i := bytes.IndexByte(line, '\r'); i >= 0 {
-			rest := append([]byte(nil), line[i+1:]...)
-			rest = append(rest, '\n')
-			r.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), r.r), 16<<10)
-			return line[:i], nil
-		}
-		return line, nil
+		return i + 1, data[:i], nil
+	case atEOF:
+		return i + 1, data[:i], nil
+	default:
+		return 0, nil, nil // a \r at the end: wait to see whether \n follows
 	}
 }
 
