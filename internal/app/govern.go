@@ -2,13 +2,103 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchyard/switchyard/internal/audit"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/govern"
+	"github.com/switchyard/switchyard/internal/pricing"
+	"github.com/switchyard/switchyard/internal/store"
+	"github.com/switchyard/switchyard/internal/usage"
 )
+
+// governed maps each built *Gateway to its *govern.Governance, so that
+// wiring outside this file (the admin API's auditor, readiness, metrics)
+// can reach it through governanceOf without a field on Gateway.
+var governed sync.Map
+
+// governanceOf returns g's spend governance, or nil before Build made it.
+func governanceOf(g *Gateway) *govern.Governance {
+	v, _ := governed.Load(g)
+	gov, _ := v.(*govern.Governance)
+	return gov
+}
+
+// governStore lets tests put a slow or failing store in front of the
+// governance writers; production uses the gateway's store as it is.
+var governStore = func(s store.Store) store.Store { return s }
+
+// redisTimeout bounds one Redis command: a rate-limit check is on every
+// request's path, so an unreachable Redis must fail fast into the
+// configured failure mode rather than hold requests.
+const redisTimeout = 500 * time.Millisecond
 
 // buildGovernance returns the identity-scoped spend stages: admission
 // stages (rate limits) run before the guardrails, accounting stages
 // (budgets, usage and audit records) after them. Closers go on g.closers.
 func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []gateway.Stage, err error) {
-	return nil, nil, nil
+	cfg := g.cfg
+	keyPath, generated := cfg.AuditSigningKeyPath()
+	src := govern.KeyFromFile
+	if generated {
+		src = govern.KeyGenerated
+	}
+	signer, err := govern.LoadSigningKey(keyPath, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rdb *redis.Client
+	if cfg.Redis.URL != "" {
+		opt, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.MaxRetries = 1
+		rdb = redis.NewClient(opt)
+		g.closers = append(g.closers, rdb.Close)
+	}
+	prices := map[string]pricing.Price{}
+	for _, d := range cfg.Deployments {
+		if p, ok := govern.FromRoutePrice(d.Price); ok {
+			prices[d.Name] = p
+		}
+	}
+	opts := govern.Options{
+		Store: governStore(g.store), StoreFailOpen: cfg.StoreFailOpen(),
+		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(),
+		Pricing: cfg.Pricing, DeploymentPrices: prices, TeamLimits: cfg.RateLimits.Teams,
+		Usage: usage.Options{
+			SpillPath: cfg.UsageSpillPath(), QueueSize: cfg.Usage.QueueSize,
+			BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
+		},
+		Audit: audit.Options{
+			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
+			Queue: usage.Options{SpillPath: cfg.AuditSpillPath(), QueueSize: cfg.Usage.QueueSize,
+				BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval},
+		},
+		Signer: signer, IncludeContent: cfg.Audit.IncludeContent, Retention: cfg.Audit.Retention,
+		BudgetCacheTTL: cfg.BudgetCacheTTL(), ReservationTTL: cfg.Budgets.ReservationTTL,
+		AlertWebhook: cfg.Budgets.AlertWebhook, HTTPClient: g.client, Logger: g.log,
+	}
+	if rdb != nil {
+		opts.Redis = rdb
+	}
+	gov, err := govern.New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	governed.Store(g, gov)
+	// Closers run in reverse: the writers drain before the store closes.
+	g.closers = append(g.closers, func() error {
+		defer governed.Delete(g)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return gov.Close(ctx)
+	})
+	return gov.Admission(), gov.Accounting(), nil
 }
