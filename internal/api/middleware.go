@@ -38,10 +38,11 @@ func WithCaller(a Authenticator, frontDoor string, writeErr ErrorWriter, next ht
 			return
 		}
 		info := &gateway.RequestInfo{
-			ID:        w.Header().Get("X-Request-Id"),
-			Caller:    caller,
-			FrontDoor: frontDoor,
-			Strategy:  r.Header.Get("X-Switchyard-Strategy"),
+			ID:         w.Header().Get("X-Request-Id"),
+			Caller:     caller,
+			FrontDoor:  frontDoor,
+			Strategy:   r.Header.Get("X-Switchyard-Strategy"),
+			ApprovalID: r.Header.Get("X-Switchyard-Approval-Id"),
 		}
 		next.ServeHTTP(w, r.WithContext(gateway.WithRequestInfo(r.Context(), info)))
 	})

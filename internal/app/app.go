@@ -23,9 +23,11 @@ import (
 
 	anthropicapi "github.com/switchyard/switchyard/internal/api/anthropic"
 	openaiapi "github.com/switchyard/switchyard/internal/api/openai"
+	"github.com/switchyard/switchyard/internal/approval"
 	"github.com/switchyard/switchyard/internal/auth"
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/guard"
 	"github.com/switchyard/switchyard/internal/logging"
 	"github.com/switchyard/switchyard/internal/provider"
 	_ "github.com/switchyard/switchyard/internal/provider/all" // every adapter registers itself
@@ -142,6 +144,9 @@ type Gateway struct {
 
 	mu      sync.Mutex // serialises reloads
 	closers []func() error
+
+	guard     *guard.Guard      // set by buildGuardrails
+	approvals *approval.Service // set by buildGuardrails
 }
 
 // Build constructs the gateway from cfg and starts its background work

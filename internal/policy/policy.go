@@ -242,6 +242,10 @@ func compileRule(env *cel.Env, r Rule) (compiled, error) {
 // approvals bind to it so a rule change invalidates them.
 func (e *Engine) Version() string { return e.version }
 
+// HasToolRules reports whether any rule is a tool rule; without one,
+// answers need no holding back of tool calls.
+func (e *Engine) HasToolRules() bool { return len(e.tool) > 0 }
+
 // ToolPolicy returns the set's tool policy, with defaults applied.
 func (e *Engine) ToolPolicy() ToolPolicy { return e.tools }
 
