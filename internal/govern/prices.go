@@ -81,6 +81,9 @@ func (p *Prices) MaxCost(c *gateway.Call) int64 {
 	}
 	in := c.Requirements.EstimatedInputTokens
 	var most int64
+	if c.Router() == nil {
+		return 0
+	}
 	for _, d := range eligible(c.Router().Pool(c.Alias), &c.Requirements) {
 		if price, ok := p.Of(d); ok {
 			most = max(most, pricing.MaxCost(in, out, price))
