@@ -53,6 +53,9 @@ func SetProvenance(h http.Header, p gateway.Provenance) {
 	if p.Attempts > 0 {
 		h.Set("X-Switchyard-Attempts", strconv.Itoa(p.Attempts))
 	}
+	for k, vs := range p.Headers {
+		h[k] = vs
+	}
 }
 
 // ReadBody reads a request body up to limit bytes. A larger body is a 413,

@@ -130,6 +130,11 @@ func (s *Service) Get(ctx context.Context, id string) (store.Approval, error) {
 	return s.opts.Store.Approval(ctx, id)
 }
 
+// List returns the approvals f selects, newest first.
+func (s *Service) List(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error) {
+	return s.opts.Store.ListApprovals(ctx, f)
+}
+
 // Wait blocks until approval id is decided or expires, or ctx ends, and
 // returns its final state (status expired when it timed out).
 func (s *Service) Wait(ctx context.Context, id string) (store.Approval, error) {
