@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchyard/switchyard/internal/admin"
 	"github.com/switchyard/switchyard/internal/provider"
 	"github.com/switchyard/switchyard/internal/route"
 	"github.com/switchyard/switchyard/internal/telemetry"
@@ -89,7 +90,11 @@ type Redis struct {
 // Admin configures the admin API.
 type Admin struct {
 	// BootstrapToken grants the admin role; use ${file:...} or ${ENV}.
+	// Empty disables token access (SSO only, or no admin API access).
 	BootstrapToken string `yaml:"bootstrap_token"`
+	// OIDC enables single sign-on for admins: ID or access tokens from
+	// the issuer, with a claim mapped to roles and teams. Nil disables it.
+	OIDC *admin.OIDCConfig `yaml:"oidc"`
 }
 
 // StaticKey is a virtual key bootstrapped from the config file.
@@ -294,6 +299,14 @@ func (c *Config) validate() []fieldError {
 		}
 		if !validKeySecret(k.Secret) {
 			add(p+".secret", "must be a Switchyard key: \"sk-sy-\" followed by 40 letters and digits (create one with `switchyard keys create`)")
+		}
+	}
+	if c.Admin.BootstrapToken != "" && len(c.Admin.BootstrapToken) < 24 {
+		add("admin.bootstrap_token", "is too short to be a secret; use at least 24 random characters")
+	}
+	if c.Admin.OIDC != nil {
+		if err := c.Admin.OIDC.Validate(); err != nil {
+			add("admin.oidc", "%v", err)
 		}
 	}
 	if err := c.Telemetry.Tracing.Validate(); err != nil {
