@@ -222,6 +222,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 		MCP:            mcp,
 		Ready:          g.ready,
 		Metrics:        metrics.Handler(),
+		Admin:          buildAdmin(g),
 	}, log))
 	return g, nil
 }
