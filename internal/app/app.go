@@ -144,6 +144,7 @@ type Gateway struct {
 
 	mu      sync.Mutex // serialises reloads
 	closers []func() error
+	probes  prober
 
 	guard     *guard.Guard      // set by buildGuardrails
 	approvals *approval.Service // set by buildGuardrails
@@ -162,6 +163,8 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 	if err != nil {
 		return nil, err
 	}
+	g.probes.restart(rt, cfg.Health.ProbeInterval)
+	g.closers = append(g.closers, g.probes.stop)
 	if err := ensureSQLiteDir(cfg.Store.DSN); err != nil {
 		return nil, err
 	}
@@ -261,6 +264,7 @@ func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 		return err
 	}
 	g.gw.SetRouter(rt)
+	g.probes.restart(rt, cfg.Health.ProbeInterval)
 	g.cfg = cfg
 	return nil
 }

@@ -209,3 +209,28 @@ func TestStrategyOverrideHeader(t *testing.T) {
 		t.Errorf("override by a key without permission: %d %s", status, body)
 	}
 }
+
+// TestProbesBringARecoveredCloudBack: with active probes on, a deployment
+// whose breaker opened rejoins after it recovers without any client
+// request being risked on it.
+func TestProbesBringARecoveredCloudBack(t *testing.T) {
+	e := start(t, chaosConfig("failover")+"health:\n  probe_interval: 1s\n")
+	openai := e.fleet.Clouds["openai"].Engine
+	openai.SetFaults(&sim.Faults{Down: true})
+	hammer(t, e, 20, 1, testKey, chatBody) // opens openai-us's breaker
+	openai.SetFaults(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		status, _, body := e.do(http.MethodGet, "/readyz", "", "")
+		if status == 200 && !strings.Contains(body, "problems") {
+			// Ready alone is not enough: the recovered cloud must be
+			// serving again, first in the failover order.
+			_, served := hammer(t, e, 5, 1, testKey, chatBody)
+			if served["openai-us"] == 5 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the recovered deployment did not rejoin within 5s")
+}

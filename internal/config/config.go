@@ -37,9 +37,21 @@ type Config struct {
 
 	// Telemetry configures Prometheus metrics and OpenTelemetry traces.
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Health configures active health probes of the deployments.
+	Health Health `yaml:"health"`
 
 	Governance `yaml:",inline"`
 	Guardrails `yaml:",inline"`
+}
+
+// Health configures active probes. Passive health (breakers fed by live
+// traffic) is always on; probes also find a recovered deployment without
+// risking a client request on it.
+type Health struct {
+	// ProbeInterval is how often each deployment is sent a one-token
+	// request (an embedding for embedding deployments). Default 0: off,
+	// since every probe is a billed call.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // Telemetry configures metrics (always served at /metrics) and traces
@@ -282,6 +294,9 @@ func (c *Config) validate() []fieldError {
 	case "debug", "info", "warn", "error":
 	default:
 		add("server.log_level", "must be debug, info, warn or error, not %q", c.Server.LogLevel)
+	}
+	if c.Health.ProbeInterval < 0 || (c.Health.ProbeInterval > 0 && c.Health.ProbeInterval < time.Second) {
+		add("health.probe_interval", "must be 0 (off) or at least 1s")
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		add("server.max_body_bytes", "must be positive")
