@@ -18,7 +18,7 @@ const adminToken = "admin-token-0123456789abcdefghij"
 // and its revocation takes effect within a second.
 func TestAdminKeyLifecycle(t *testing.T) {
 	e := start(t, baseConfig+"admin:\n  bootstrap_token: "+adminToken+"\n")
-	status, _, body := e.do(http.MethodPost, "/admin/v1/keys", adminToken, `{"name":"ci-bot","models":["gpt-4o"]}`)
+	status, _, body := e.do(http.MethodPost, "/admin/v1/keys", adminToken, `{"name":"ci-bot","allowed_models":["gpt-4o"]}`)
 	if status != http.StatusCreated && status != http.StatusOK {
 		t.Fatalf("create key: %d %s", status, body)
 	}

@@ -211,26 +211,34 @@ func TestStrategyOverrideHeader(t *testing.T) {
 }
 
 // TestProbesBringARecoveredCloudBack: with active probes on, a deployment
-// whose breaker opened rejoins after it recovers without any client
-// request being risked on it.
+// whose breaker opened is closed again by a probe once it recovers, with
+// no client request risked on it.
 func TestProbesBringARecoveredCloudBack(t *testing.T) {
 	e := start(t, chaosConfig("failover")+"health:\n  probe_interval: 1s\n")
 	openai := e.fleet.Clouds["openai"].Engine
 	openai.SetFaults(&sim.Faults{Down: true})
 	hammer(t, e, 20, 1, testKey, chatBody) // opens openai-us's breaker
+	if st := breakerOf(e, "openai-us"); st != "open" {
+		t.Fatalf("breaker %q after the outage, want open", st)
+	}
 	openai.SetFaults(nil)
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		status, _, body := e.do(http.MethodGet, "/readyz", "", "")
-		if status == 200 && !strings.Contains(body, "problems") {
-			// Ready alone is not enough: the recovered cloud must be
-			// serving again, first in the failover order.
-			_, served := hammer(t, e, 5, 1, testKey, chatBody)
-			if served["openai-us"] == 5 {
-				return
-			}
+	for breakerOf(e, "openai-us") != "closed" {
+		if time.Now().After(deadline) {
+			t.Fatal("no probe closed the recovered deployment's breaker within 5s")
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("the recovered deployment did not rejoin within 5s")
+	if _, served := hammer(t, e, 5, 1, testKey, chatBody); served["openai-us"] != 5 {
+		t.Errorf("the recovered deployment is not first again: %v", served)
+	}
+}
+
+func breakerOf(e *env, name string) string {
+	for _, st := range e.gw.Core().Router().Status() {
+		if st.Name == name {
+			return st.Breaker
+		}
+	}
+	return ""
 }
