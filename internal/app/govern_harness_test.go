@@ -109,12 +109,7 @@ func startGov(t *testing.T, f *fleet.Fleet, s govSetup) *govEnv {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			gw.Close()
-		}
-	})
+	t.Cleanup(func() { gw.Close() })
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
 	return &govEnv{env: &env{t: t, fleet: f, gw: gw, srv: srv, logs: logs}, cfg: cfg, pub: pub}
