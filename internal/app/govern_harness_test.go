@@ -47,8 +47,18 @@ type govSetup struct {
 // govEnv is a governed gateway plus what tests need to inspect it.
 type govEnv struct {
 	*env
-	cfg *config.Config
-	pub ed25519.PublicKey
+	cfg    *config.Config
+	pub    ed25519.PublicKey
+	closed sync.Once
+}
+
+// close closes the gateway once: its writers drain into the store.
+func (e *govEnv) close() {
+	e.closed.Do(func() {
+		if err := e.gw.Close(); err != nil {
+			e.t.Errorf("close: %v", err)
+		}
+	})
 }
 
 // newKeyFile writes a fresh Ed25519 seed and returns its path and public key.
@@ -109,10 +119,12 @@ func startGov(t *testing.T, f *fleet.Fleet, s govSetup) *govEnv {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	t.Cleanup(func() { gw.Close() })
+	ge := &govEnv{cfg: cfg, pub: pub}
+	t.Cleanup(func() { ge.close() })
 	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
-	return &govEnv{env: &env{t: t, fleet: f, gw: gw, srv: srv, logs: logs}, cfg: cfg, pub: pub}
+	ge.env = &env{t: t, fleet: f, gw: gw, srv: srv, logs: logs}
+	return ge
 }
 
 func newFleet(t *testing.T) *fleet.Fleet {
