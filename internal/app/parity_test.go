@@ -72,8 +72,8 @@ deployments:
       secret_access_key: ${SIM_AWS_SECRET_ACCESS_KEY}
   - name: vertex-gemini-euw4
     provider: vertex
-    model: gemini-2.5-flash
-    model_version: "2.5-flash-001"
+    model: gemini-3-flash-preview
+    model_version: "3-flash-preview"
     region: europe-west4
     capabilities: {tools: true}
     options:
@@ -128,7 +128,7 @@ var parityBackends = []parityBackend{
 	{alias: "parity-azure", cloud: "azure", provider: "azure", deploy: "azure-weu", region: "westeurope", version: "2024-08-06"},
 	{alias: "parity-anthropic", cloud: "anthropic", provider: "anthropic", deploy: "anthropic-us", region: "us-east-1", version: "20250929"},
 	{alias: "parity-bedrock", cloud: "bedrock", provider: "bedrock", deploy: "bedrock-euc1", region: "eu-central-1", version: "20250929-v1"},
-	{alias: "parity-vertex-gemini", cloud: "vertex", provider: "vertex", deploy: "vertex-gemini-euw4", region: "europe-west4", version: "2.5-flash-001", wholeToolCalls: true},
+	{alias: "parity-vertex-gemini", cloud: "vertex", provider: "vertex", deploy: "vertex-gemini-euw4", region: "europe-west4", version: "3-flash-preview", wholeToolCalls: true},
 	{alias: "parity-vertex-claude", cloud: "vertex", provider: "vertex", deploy: "vertex-claude-euw1", region: "europe-west1", version: "4.5@20250929"},
 }
 
@@ -472,8 +472,10 @@ func checkProvenance(t *testing.T, raw *http.Response, b parityBackend) {
 // Gemini 3 rejects a replayed call without its signature. The gateway
 // hands the signature out as tool_calls[].thought_signature and takes it
 // back from a client that returns the assistant message verbatim. (The
-// official Go SDK's ToParam and ChatCompletionAccumulator drop the field,
-// so clients built on them never send it back.)
+// official Go SDK's ToParam and ChatCompletionAccumulator drop the field;
+// for them the tool-call id carries the signature, which TestCrossCloudParity
+// proves: its Gemini deployment is a Gemini 3 model, which the fake holds to
+// signed calls.)
 func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := start(t, parityConfig)

@@ -86,12 +86,19 @@ func statusError(st *rpcStatus, h http.Header, deployment string) *llm.Error {
 		e = llm.Errorf(http.StatusGatewayTimeout, "Vertex AI deployment %q timed out (%s); retry, or shorten the request", deployment, cloud)
 	case code >= 400 && code < 500 && code != http.StatusConflict && code != http.StatusRequestTimeout:
 		e = llm.Errorf(http.StatusBadRequest, "Vertex AI deployment %q rejected the request: %s", deployment, st.Message)
+		if strings.Contains(st.Message, "thought_signature") {
+			e.Message += "; " + signatureHint
+		}
 	default:
 		e = llm.Errorf(http.StatusBadGateway, "Vertex AI deployment %q failed (HTTP %d, %s); retry the request", deployment, code, cloud)
 	}
 	e.Upstream = true
 	return e
 }
+
+// signatureHint tells a client how to carry Gemini's thought signatures
+// back: the tool-call ids the gateway handed out hold them (sigid.go).
+const signatureHint = "send earlier assistant tool calls back with the ids the gateway returned, unchanged (they carry Gemini's thought signature), or with their thought_signature field"
 
 var statusCodes = map[string]int{
 	"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,

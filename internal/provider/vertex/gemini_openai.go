@@ -109,6 +109,9 @@ func toolCallOf(p part, n int) llm.ToolCall {
 	if id == "" {
 		id = synthID(n, fc.Name, []byte(args))
 	}
+	// The id carries the signature as well as the field: clients drop
+	// fields they do not know but always return the id (see sigid.go).
+	id = idWithSignature(id, p.ThoughtSignature)
 	return llm.ToolCall{ID: id, Type: "function", Function: llm.FunctionCall{Name: fc.Name, Arguments: args}, ThoughtSignature: p.ThoughtSignature}
 }
 

@@ -239,12 +239,18 @@ func assistantParts(m llm.Message, param string, calls map[string]callRef) ([]pa
 		if err != nil {
 			return nil, err
 		}
-		id := tc.ID
+		// Results name the call by the id the client was given, suffix and
+		// all; Gemini gets the id it sent (or none) and the signature from
+		// the field, or else from the id (see sigid.go).
+		id, sig := splitSignatureID(tc.ID)
+		if tc.ThoughtSignature != "" {
+			sig = tc.ThoughtSignature
+		}
 		if isSynthesizedID(id) {
 			id = ""
 		}
 		calls[tc.ID] = callRef{name: tc.Function.Name, id: id, order: j}
-		parts = append(parts, part{FunctionCall: &functionCall{ID: id, Name: tc.Function.Name, Args: args}, ThoughtSignature: tc.ThoughtSignature})
+		parts = append(parts, part{FunctionCall: &functionCall{ID: id, Name: tc.Function.Name, Args: args}, ThoughtSignature: sig})
 	}
 	return parts, nil
 }

@@ -99,7 +99,8 @@ func decodeStrict(body []byte, v any) error {
 
 // checkRequest applies the checks Vertex AI makes that a wrong adapter
 // would trip over; it returns the INVALID_ARGUMENT message, or "".
-func (s *server) checkRequest(req *gRequest) string {
+func (s *server) checkRequest(model string, req *gRequest) string {
+	strict := s.requiresSignatures(model)
 	if len(req.Contents) == 0 {
 		return "Unable to submit request because it must include at least one parts field, which describes the prompt input."
 	}
@@ -114,7 +115,7 @@ func (s *server) checkRequest(req *gRequest) string {
 			if msg := checkPart(p, fmt.Sprintf("contents[%d].parts[%d]", i, j)); msg != "" {
 				return msg
 			}
-			if s.opts.RequireThoughtSignatures && c.Role == "model" && p.FunctionCall != nil && j == firstCall(c.Parts) &&
+			if strict && c.Role == "model" && p.FunctionCall != nil && j == firstCall(c.Parts) &&
 				p.ThoughtSignature != signature(p.FunctionCall.Name) {
 				return fmt.Sprintf("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:%s` , position %d.", p.FunctionCall.Name, i+1)
 			}
@@ -137,6 +138,13 @@ func (s *server) checkRequest(req *gRequest) string {
 		return checkSchema(gc.ResponseSchema, "responseSchema")
 	}
 	return ""
+}
+
+// requiresSignatures reports whether model turns with function calls
+// must carry back the thoughtSignature the fake sent: Gemini 3 models
+// insist on it; Options.RequireThoughtSignatures makes any model insist.
+func (s *server) requiresSignatures(model string) bool {
+	return s.opts.RequireThoughtSignatures || strings.HasPrefix(model, "gemini-3")
 }
 
 func firstCall(parts []gPart) int {
@@ -330,6 +338,8 @@ func replyParts(reply sim.Reply, jsonOut bool) [][]map[string]any {
 				args = json.RawMessage("{}")
 			}
 			p := map[string]any{"functionCall": map[string]any{"name": tc.Name, "args": args}}
+			// Every turn with calls is signed, on its first call only:
+			// Gemini signs parallel calls once.
 			if i == 0 {
 				p["thoughtSignature"] = signature(tc.Name)
 			}
@@ -374,7 +384,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, model string, 
 		writeStatus(w, http.StatusBadRequest, "Invalid JSON payload received. "+err.Error(), 0)
 		return
 	}
-	if msg := s.checkRequest(&req); msg != "" {
+	if msg := s.checkRequest(model, &req); msg != "" {
 		writeStatus(w, http.StatusBadRequest, msg, 0)
 		return
 	}

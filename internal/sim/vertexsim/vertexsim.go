@@ -28,7 +28,8 @@ type Options struct {
 	// TokenLifetime is how long an issued token lives. Default: one hour.
 	TokenLifetime time.Duration
 	// RequireThoughtSignatures makes a model turn whose function call lacks
-	// the thoughtSignature the fake sent a 400, as Gemini 3 models do.
+	// the thoughtSignature the fake sent a 400 for every model. Models whose
+	// id starts with "gemini-3" always require it, as Gemini 3 does.
 	RequireThoughtSignatures bool
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time

@@ -260,3 +260,53 @@ func TestModelEndpointNeedsIssuedToken(t *testing.T) {
 		t.Errorf("got %d %+v, want 401 UNAUTHENTICATED", resp.StatusCode, body)
 	}
 }
+
+func TestThoughtSignaturesRequired(t *testing.T) {
+	tests := []struct {
+		desc       string
+		model      string
+		opts       Options
+		wantReject bool
+	}{
+		{"gemini 3 requires them", "gemini-3-pro-preview", Options{}, true},
+		{"gemini 2.5 does not", "gemini-2.5-pro", Options{}, false},
+		{"the option makes any model require them", "gemini-2.5-pro", Options{RequireThoughtSignatures: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			f := startFake(t, tt.opts)
+			f.Engine.SetScript(&sim.Script{Rules: []sim.Rule{
+				{Contains: "weather", Reply: sim.Reply{ToolCalls: []sim.ToolCallSpec{{Name: "get_weather", Arguments: `{"city":"Paris"}`}, {Name: "get_time"}}}},
+				{AfterToolResult: true, Reply: sim.Reply{Text: "Done."}},
+			}})
+			c := f.sdk(t)
+			ctx := context.Background()
+			history := []*genai.Content{genai.NewContentFromText("What is the weather in Paris?", genai.RoleUser)}
+			resp, err := c.Models.GenerateContent(ctx, tt.model, history, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := resp.Candidates[0].Content.Parts
+			if len(parts) != 2 || len(parts[0].ThoughtSignature) == 0 || len(parts[1].ThoughtSignature) != 0 {
+				t.Fatalf("parts = %+v, want two calls, only the first signed", parts)
+			}
+			history = append(history, resp.Candidates[0].Content,
+				&genai.Content{Role: genai.RoleUser, Parts: []*genai.Part{
+					genai.NewPartFromFunctionResponse("get_weather", map[string]any{"tempC": 21}),
+					genai.NewPartFromFunctionResponse("get_time", map[string]any{"time": "12:00"}),
+				}})
+			if _, err := c.Models.GenerateContent(ctx, tt.model, history, nil); err != nil {
+				t.Fatalf("replay with the signature: %v", err)
+			}
+			history[1].Parts[0].ThoughtSignature = nil
+			_, err = c.Models.GenerateContent(ctx, tt.model, history, nil)
+			var apiErr genai.APIError
+			switch {
+			case tt.wantReject && (!asAPIError(err, &apiErr) || apiErr.Code != 400 || !strings.Contains(apiErr.Message, "thought_signature")):
+				t.Errorf("replay without the signature: err = %v, want a 400 naming thought_signature", err)
+			case !tt.wantReject && err != nil:
+				t.Errorf("replay without the signature: %v, want success", err)
+			}
+		})
+	}
+}
