@@ -205,7 +205,6 @@ func TestToolRoundTripCarriesThoughtSignature(t *testing.T) {
 	}
 }
 
-
 func TestImagesAndJSONFormat(t *testing.T) {
 	f := startFake(t, vertexsim.Options{})
 	p := f.provider(t, nil)
