@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/switchyard/switchyard/internal/approval"
@@ -23,8 +24,7 @@ type ToolGuard struct {
 // call is a stand-in gateway call, so MCP traffic sees the same per-key
 // DLP overrides and rule inputs as chat traffic.
 func (t *ToolGuard) call(caller *gateway.Caller) *gateway.Call {
-	c := &gateway.Call{Info: &gateway.RequestInfo{Caller: caller}, Kind: "mcp", Headers: http.Header{}}
-	return c
+	return &gateway.Call{Info: &gateway.RequestInfo{Caller: caller}, Kind: "mcp", Headers: http.Header{}}
 }
 
 // CheckCall applies the tool rules (to "server.tool" and to the bare tool
@@ -104,14 +104,13 @@ func (t *ToolGuard) CheckResult(ctx context.Context, caller *gateway.Caller, ser
 		return result, nil
 	}
 	text, _, err := sc.Apply(string(result), nil)
+	var be *dlp.BlockedError
+	if errors.As(err, &be) {
+		le := llm.BadRequest("result", "blocked by data loss prevention: the result of tool %s.%s contained data detected as %q, which this gateway does not allow to be returned", server, tool, be.Detector)
+		le.Code = "dlp_blocked"
+		return nil, le
+	}
 	if err != nil {
-		var be *dlp.BlockedError
-		if e, ok := err.(*dlp.BlockedError); ok {
-			be = e
-			le := llm.BadRequest("result", "blocked by data loss prevention: the result of tool %s.%s contained data detected as %q, which this gateway does not allow to be returned", server, tool, be.Detector)
-			le.Code = "dlp_blocked"
-			return nil, le
-		}
 		return nil, err
 	}
 	return json.RawMessage(text), nil
