@@ -41,6 +41,7 @@ type govSetup struct {
 	storeFailOpen bool
 	redisFailOpen bool
 	keyFile       string // shared by replicas; default: a fresh key
+	usage         string // the usage: section; default {flush_interval: 10ms}
 	extra         string // more YAML
 }
 
@@ -79,7 +80,7 @@ store: {dsn: %q, fail_open: %v}
 redis: {url: %q, fail_open: %v}
 counters: {redis_prefix: %q}
 audit: {signing_key_file: %q, checkpoint_every: 50}
-usage: {flush_interval: 10ms}
+usage: %s
 budgets: {cache_ttl: 200ms}
 keys:
   - {name: test, secret: %s}
@@ -93,7 +94,7 @@ deployments:
     options: {base_url: %q, api_key: %q}
 models:
   - {alias: gpt-4o, deployments: [openai-us]}
-%s`, s.dsn, s.storeFailOpen, s.redisURL, s.redisFailOpen, s.prefix, s.keyFile, testKey,
+%s`, s.dsn, s.storeFailOpen, s.redisURL, s.redisFailOpen, s.prefix, s.keyFile, s.usage, testKey,
 		f.Env()["SIM_OPENAI_URL"]+"/v1", f.Env()["SIM_OPENAI_KEY"], s.extra)
 }
 
@@ -105,6 +106,9 @@ func startGov(t *testing.T, f *fleet.Fleet, s govSetup) *govEnv {
 	}
 	if s.dsn == "" {
 		s.dsn = storetest.SQLiteDSN(t)
+	}
+	if s.usage == "" {
+		s.usage = "{flush_interval: 10ms}"
 	}
 	var pub ed25519.PublicKey
 	if s.keyFile == "" {

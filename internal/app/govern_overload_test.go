@@ -1,0 +1,97 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/internal/app"
+	"github.com/switchyard/switchyard/internal/store"
+	"github.com/switchyard/switchyard/internal/store/storetest"
+)
+
+// slowStore makes every usage and audit write take delay, so the writers
+// sustain about batch_size records per delay.
+type slowStore struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowStore) InsertUsage(ctx context.Context, recs []store.UsageRecord) (int, error) {
+	time.Sleep(s.delay)
+	return s.Store.InsertUsage(ctx, recs)
+}
+
+func (s slowStore) AppendAudit(ctx context.Context, recs []store.AuditRecord, seal store.SealFunc) ([]store.AuditRecord, error) {
+	time.Sleep(s.delay)
+	return s.Store.AppendAudit(ctx, recs, seal)
+}
+
+// TestWritersUnderOverload drives real gateway traffic at several times
+// what the usage and audit writers can store (4 records per 20ms, about
+// 200/s): the queues overflow into their spill files, no request waits
+// for the store, and after Close every served request has exactly one
+// usage record and one audit record.
+func TestWritersUnderOverload(t *testing.T) {
+	restore := app.SetGovernStore(func(s store.Store) store.Store { return slowStore{Store: s, delay: 20 * time.Millisecond} })
+	defer restore()
+	dsn := storetest.SQLiteDSN(t)
+	ids := seedStore(t, dsn, []seedKey{{secret: plainKey}})
+	e := startGov(t, nil, govSetup{dsn: dsn, usage: "{queue_size: 16, batch_size: 4, flush_interval: 5ms}"})
+	restore() // only this gateway's store is slow
+
+	const n, workers = 400, 8
+	served := make(chan string, n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				status, hdr, body := e.do(http.MethodPost, "/v1/chat/completions", plainKey, govChat)
+				if status != 200 {
+					t.Errorf("status %d: %s", status, body)
+					continue
+				}
+				served <- hdr.Get("X-Request-Id")
+			}
+		}()
+	}
+	wg.Wait()
+	close(served)
+	stats := app.GovernanceOf(e.gw).Stats()
+	if stats.Usage.Spilled == 0 || stats.Audit.Spilled == 0 {
+		t.Errorf("the writers never spilled, so this was no overload: %+v", stats)
+	}
+	e.close()
+
+	st := openStore(t, dsn)
+	ctx := context.Background()
+	groups, err := st.SumUsage(ctx, store.UsageQuery{GroupBy: store.GroupByKey, KeyID: ids[plainKey], From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Requests != n || groups[0].CostMicroUSD != n*callCost {
+		t.Errorf("usage after close: %+v; want %d requests", groups, n)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRequest := map[string]int{}
+	for _, r := range recs {
+		if r.Action == "chat.completion" {
+			perRequest[r.ID]++
+		}
+	}
+	for id := range served {
+		if c := perRequest["call_"+id]; c != 1 {
+			t.Errorf("request %s has %d audit records", id, c)
+		}
+	}
+	if len(perRequest) != n {
+		t.Errorf("%d audit records for %d requests", len(perRequest), n)
+	}
+}
