@@ -35,7 +35,9 @@ type sqlStore struct {
 // (pgx options such as search_path may ride in the query string);
 // "sqlite:///abs/path.db", "sqlite:rel/path.db" or a plain file path
 // selects SQLite in WAL mode with a 5s busy timeout, creating the parent
-// folder when missing.
+// folder when missing. A SQLite DSN has no query string: everything after
+// the scheme is the file path, taken literally ('?', '#' and '%' are file
+// name characters), as config.DataDir reads it too.
 func Open(ctx context.Context, dsn string) (Store, error) {
 	if dsn == "" {
 		return nil, errors.New("store: empty DSN; set a file path such as data/switchyard.db or a postgres:// URL")
@@ -78,10 +80,6 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 func openSQLite(dsn string) (*sqlStore, error) {
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	path = strings.TrimPrefix(path, "sqlite:")
-	query := ""
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path, query = path[:i], path[i+1:]
-	}
 	if path == "" {
 		return nil, fmt.Errorf("store: SQLite DSN %q names no file", dsn)
 	}
@@ -93,16 +91,37 @@ func openSQLite(dsn string) (*sqlStore, error) {
 	// Immediate transactions take the write lock up front, so two writers
 	// wait on busy_timeout instead of failing a lock upgrade with BUSY.
 	params := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	if query != "" {
-		params += "&" + query
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+params)
+	db, err := sql.Open("sqlite", sqliteURI(path)+"?"+params)
 	if err != nil {
 		return nil, fmt.Errorf("store: open SQLite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
 	return &sqlStore{db: db, dialect: dialectSQLite}, nil
+}
+
+// sqliteURI returns the "file:" URI naming path. The driver splits its
+// parameters off at the first '?' and SQLite ends the path at '?' or '#'
+// and decodes %HH in it, so those three characters are escaped: unescaped,
+// "a?b.db", "a#b.db" and "a" would all open the file "a". An absolute path
+// gets an empty authority ("file:///..."), so one starting with "//" is
+// not read as a host name.
+func sqliteURI(path string) string {
+	var b strings.Builder
+	b.Grow(len(path) + 16)
+	b.WriteString("file:")
+	if strings.HasPrefix(path, "/") {
+		b.WriteString("//")
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '%', '?', '#':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // Ping implements Store.
