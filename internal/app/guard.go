@@ -8,6 +8,7 @@ import (
 	"github.com/switchyard/switchyard/internal/approval"
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/guard"
+	"github.com/switchyard/switchyard/internal/mcpgw"
 )
 
 // buildGuardrails returns the agent-governance stages (DLP, policies, tool
@@ -40,7 +41,15 @@ func buildGuardrails(ctx context.Context, g *Gateway) (stages []gateway.Stage, m
 	}
 	svc.SetPolicyVersion(gd.PolicyVersion)
 	g.guard, g.approvals = gd, svc
-	return gd.Stages(), nil, nil
+	if len(cfg.MCP.Servers) == 0 {
+		return gd.Stages(), nil, nil
+	}
+	mg, err := mcpgw.New(mcpgw.Options{Servers: cfg.MCP.Servers, Guard: gd.Tools(), Logger: g.log.With("component", "mcp"), HTTPClient: g.client})
+	if err != nil {
+		return nil, nil, fmt.Errorf("mcp: %w", err)
+	}
+	g.closers = append(g.closers, mg.Close)
+	return gd.Stages(), mg.Handler(), nil
 }
 
 // Approvals returns the approval service: the admin API's

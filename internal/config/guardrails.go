@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/dlp"
+	"github.com/switchyard/switchyard/internal/mcpgw"
 	"github.com/switchyard/switchyard/internal/policy"
 )
 
@@ -20,6 +21,8 @@ type Guardrails struct {
 	Policies policy.Set `yaml:"policies"`
 	// Approvals configures how require_approval holds tool calls.
 	Approvals Approvals `yaml:"approvals"`
+	// MCP is the MCP gateway at /mcp; no servers turns it off.
+	MCP MCP `yaml:"mcp"`
 
 	engine *policy.Engine // compiled Policies, set by validateGuardrails
 }
@@ -34,6 +37,13 @@ type DLP struct {
 	Overrides map[string]map[string]dlp.Action `yaml:"overrides"`
 	// Hook asks an external DLP service too; or nil.
 	Hook *dlp.HookConfig `yaml:"hook"`
+}
+
+// MCP is the `mcp:` section.
+type MCP struct {
+	// Servers are the upstream MCP servers whose tools /mcp exposes,
+	// namespaced as "<server>.<tool>" for policies.
+	Servers []mcpgw.ServerConfig `yaml:"servers"`
 }
 
 // Approval modes.
