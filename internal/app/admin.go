@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/switchyard/switchyard/internal/admin"
+	"github.com/switchyard/switchyard/internal/govern"
 )
 
 // buildAdmin returns the admin API over the gateway's store, router,
@@ -18,6 +19,11 @@ func buildAdmin(g *Gateway) http.Handler {
 	}
 	if g.approvals != nil {
 		opts.Approvals = g.approvals
+	}
+	if g.gov != nil {
+		log := govern.AdminAuditor(g.gov)
+		opts.Audit = log
+		opts.AuditVerify = log.Verify
 	}
 	return admin.New(opts)
 }

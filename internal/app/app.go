@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard/switchyard/internal/auth"
 	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/govern"
 	"github.com/switchyard/switchyard/internal/guard"
 	"github.com/switchyard/switchyard/internal/logging"
 	"github.com/switchyard/switchyard/internal/provider"
@@ -146,8 +147,9 @@ type Gateway struct {
 	closers []func() error
 	probes  prober
 
-	guard     *guard.Guard      // set by buildGuardrails
-	approvals *approval.Service // set by buildGuardrails
+	gov       *govern.Governance // set by buildGovernance
+	guard     *guard.Guard       // set by buildGuardrails
+	approvals *approval.Service  // set by buildGuardrails
 }
 
 // Build constructs the gateway from cfg and starts its background work
@@ -200,7 +202,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 	})
 	mopts := cfg.Telemetry.Metrics
 	mopts.Router = func() *route.Router { return g.gw.Router() }
+	mopts.Cost = g.gov.CostUSD
 	metrics := telemetry.NewMetrics(mopts)
+	registerWriterMetrics(metrics.Registry(), g.gov)
 	// Tracing first, so its span covers every other stage; metrics last, so
 	// its stream wrapper is outermost and times the chunk the client gets.
 	stages := []gateway.Stage{tracing.Stage()}
@@ -246,9 +250,9 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the config and swaps in new deployments, pools and
-// keys. Requests in flight finish on what they started with. Listener,
-// store and server settings need a restart.
+// Reload re-reads the config and swaps in new deployments, pools, keys
+// and policy rules. Requests in flight finish on what they started with.
+// Listener, store, DLP, budget and telemetry settings need a restart.
 func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -265,6 +269,11 @@ func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 	}
 	g.gw.SetRouter(rt)
 	g.probes.restart(rt, cfg.Health.ProbeInterval)
+	if g.guard != nil {
+		// Approvals already granted under the old rules no longer apply:
+		// they are bound to the policy version.
+		g.guard.SetPolicy(cfg.Guardrails.PolicyEngine())
+	}
 	g.cfg = cfg
 	return nil
 }
@@ -278,6 +287,9 @@ func (g *Gateway) ready(ctx context.Context) map[string]string {
 	}
 	if g.keys.Degraded() {
 		problems["keys"] = "serving cached keys: the key store is unreachable"
+	}
+	for k, v := range g.gov.Problems() {
+		problems[k] = v
 	}
 	rt := g.gw.Router()
 	healthy := map[string]bool{}

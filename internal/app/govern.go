@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,17 +15,8 @@ import (
 	"github.com/switchyard/switchyard/internal/usage"
 )
 
-// governed maps each built *Gateway to its *govern.Governance, so that
-// wiring outside this file (the admin API's auditor, readiness, metrics)
-// can reach it through governanceOf without a field on Gateway.
-var governed sync.Map
-
 // governanceOf returns g's spend governance, or nil before Build made it.
-func governanceOf(g *Gateway) *govern.Governance {
-	v, _ := governed.Load(g)
-	gov, _ := v.(*govern.Governance)
-	return gov
-}
+func governanceOf(g *Gateway) *govern.Governance { return g.gov }
 
 // governStore lets tests put a slow or failing store in front of the
 // governance writers; production uses the gateway's store as it is.
@@ -92,10 +82,9 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 	if err != nil {
 		return nil, nil, err
 	}
-	governed.Store(g, gov)
+	g.gov = gov
 	// Closers run in reverse: the writers drain before the store closes.
 	g.closers = append(g.closers, func() error {
-		defer governed.Delete(g)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return gov.Close(ctx)

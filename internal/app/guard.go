@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/approval"
 	"github.com/switchyard/switchyard/internal/gateway"
+	"github.com/switchyard/switchyard/internal/govern"
 	"github.com/switchyard/switchyard/internal/guard"
 	"github.com/switchyard/switchyard/internal/mcpgw"
 )
@@ -44,7 +45,11 @@ func buildGuardrails(ctx context.Context, g *Gateway) (stages []gateway.Stage, m
 	if len(cfg.MCP.Servers) == 0 {
 		return gd.Stages(), nil, nil
 	}
-	mg, err := mcpgw.New(mcpgw.Options{Servers: cfg.MCP.Servers, Guard: gd.Tools(), Logger: g.log.With("component", "mcp"), HTTPClient: g.client})
+	mopts := mcpgw.Options{Servers: cfg.MCP.Servers, Guard: gd.Tools(), Logger: g.log.With("component", "mcp"), HTTPClient: g.client}
+	if g.gov != nil {
+		mopts.Audit = govern.AdminAuditor(g.gov)
+	}
+	mg, err := mcpgw.New(mopts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mcp: %w", err)
 	}

@@ -216,6 +216,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	if strings.Contains(body, testKey) {
 		t.Error("a key reached the metrics")
 	}
+	for _, family := range []string{`switchyard_records_spilled_total{writer="usage"}`, `switchyard_records_enqueued_total{writer="audit"}`, "switchyard_deployment_breaker_state"} {
+		if !strings.Contains(body, family) {
+			t.Errorf("metrics lack %s", family)
+		}
+	}
 	if status, _, body := e.do(http.MethodGet, "/readyz", "", ""); status != 200 {
 		t.Errorf("readyz %d: %s", status, body)
 	}
