@@ -164,8 +164,7 @@ func (g *Gateway) callTool(ctx context.Context, caller *gateway.Caller, session 
 	res, err := u.Call(ctx, tool, args)
 	if err != nil {
 		rec.Reason = err.Error()
-		var je *jsonrpc.Error
-		if errors.As(err, &je) {
+		if je := upstreamRPCError(err); je != nil {
 			rec.Code = "upstream_error"
 			audit(OutcomeError)
 			return nil, &jsonrpc.Error{Code: je.Code, Message: fmt.Sprintf("MCP server %q: %s", u.cfg.Name, je.Message), Data: je.Data}

@@ -223,7 +223,9 @@ func TestGuardDecisions(t *testing.T) {
 		},
 		{
 			name: "guard failure fails closed", tool: "crm__delete_records", args: map[string]any{}, wantErr: true,
-			guard:    &guardFunc{call: func(string, string, json.RawMessage) (json.RawMessage, error) { return nil, errors.New("policy store down") }},
+			guard: &guardFunc{call: func(string, string, json.RawMessage) (json.RawMessage, error) {
+				return nil, errors.New("policy store down")
+			}},
 			wantText: "could not check the call to crm__delete_records, so it was not made", outcome: mcpgw.OutcomeError, guardCall: "error",
 		},
 		{

@@ -57,11 +57,16 @@ type fakeUpstream struct {
 	args    map[string]json.RawMessage // last arguments per tool; guarded by mu
 	headers http.Header                // last request's headers; guarded by mu
 	down    atomic.Bool                // answer 503 to everything
+	release chan struct{}              // closed by unblock: ends hanging calls
+	once    sync.Once
 }
+
+// unblock ends the calls of the "hang" tool.
+func (f *fakeUpstream) unblock() { f.once.Do(func() { close(f.release) }) }
 
 func newFakeUpstream(t *testing.T, name string, tools ...string) *fakeUpstream {
 	t.Helper()
-	f := &fakeUpstream{calls: map[string]int{}, args: map[string]json.RawMessage{}}
+	f := &fakeUpstream{calls: map[string]int{}, args: map[string]json.RawMessage{}, release: make(chan struct{})}
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
 	for _, tool := range tools {
 		s.AddTool(&mcp.Tool{Name: tool, Description: name + " " + tool, InputSchema: objectSchema}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -70,8 +75,13 @@ func newFakeUpstream(t *testing.T, name string, tools ...string) *fakeUpstream {
 			f.args[tool] = append(json.RawMessage(nil), req.Params.Arguments...)
 			f.mu.Unlock()
 			if tool == "hang" {
-				<-ctx.Done()
-				return nil, ctx.Err()
+				// The SDK does not always cancel a handler whose client gave
+				// up, so the test releases it before closing the server.
+				select {
+				case <-ctx.Done():
+				case <-f.release:
+				}
+				return textResult("too late"), nil
 			}
 			if tool == "fail" {
 				return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "upstream tool failed"}}}, nil
@@ -91,6 +101,7 @@ func newFakeUpstream(t *testing.T, name string, tools ...string) *fakeUpstream {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
+		f.unblock()
 		f.srv.CloseClientConnections()
 		f.srv.Close()
 		for ss := range s.Sessions() {
@@ -128,15 +139,37 @@ var keys = map[string]*gateway.Caller{
 	"sk-sy-readonly": {KeyID: "key_ro", KeyPrefix: "sk-sy-re", TeamID: "team-ops", OrgID: "org-1"},
 }
 
-type stubAuth struct{}
+// stubAuth authenticates the test keys; edit changes a key's identity
+// the way the admin API would.
+type stubAuth struct {
+	mu   sync.Mutex
+	keys map[string]gateway.Caller // guarded by mu
+}
 
-func (stubAuth) Authenticate(_ context.Context, secret string) (*gateway.Caller, error) {
-	c, ok := keys[secret]
+func newStubAuth() *stubAuth {
+	a := &stubAuth{keys: map[string]gateway.Caller{}}
+	for k, c := range keys {
+		a.keys[k] = *c
+	}
+	return a
+}
+
+func (a *stubAuth) Authenticate(_ context.Context, secret string) (*gateway.Caller, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.keys[secret]
 	if !ok {
 		return nil, llm.Errorf(http.StatusUnauthorized, "invalid API key").WithCode("invalid_api_key")
 	}
-	cc := *c
-	return &cc, nil
+	return &c, nil
+}
+
+func (a *stubAuth) edit(secret string, f func(*gateway.Caller)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.keys[secret]
+	f(&c)
+	a.keys[secret] = c
 }
 
 // recorder is an in-memory Auditor.
@@ -212,6 +245,7 @@ type env struct {
 	gw      *mcpgw.Gateway
 	srv     *httptest.Server
 	audit   *recorder
+	auth    *stubAuth
 	clock   *fakeClock
 	clients *http.Transport
 }
@@ -220,7 +254,7 @@ type env struct {
 // are filled in.
 func newEnv(t *testing.T, opts mcpgw.Options) *env {
 	t.Helper()
-	e := &env{t: t, audit: &recorder{}, clock: newFakeClock(), clients: &http.Transport{}}
+	e := &env{t: t, audit: &recorder{}, auth: newStubAuth(), clock: newFakeClock(), clients: &http.Transport{}}
 	opts.Audit = e.audit
 	opts.Now = e.clock.Now
 	if opts.Logger == nil {
@@ -234,7 +268,7 @@ func newEnv(t *testing.T, opts mcpgw.Options) *env {
 	}
 	e.gw = gw
 	e.srv = httptest.NewServer(server.Handler(server.Routes{
-		MCP: gw.Handler(), Auth: stubAuth{}, OpenAIError: openaiapi.WriteError,
+		MCP: gw.Handler(), Auth: e.auth, OpenAIError: openaiapi.WriteError,
 	}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(func() {
 		if err := gw.Close(); err != nil {

@@ -3,7 +3,6 @@ package mcpgw
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,6 +37,10 @@ type upstream struct {
 	listedAt time.Time          // zero when tools is stale; guarded by mu
 	lastErr  error              // the last connect/list failure; guarded by mu
 	failedAt time.Time          // guarded by mu
+
+	// closing counts sessions being closed in the background: closing
+	// may wait for the upstream (a DELETE), which no request should.
+	closing sync.WaitGroup
 }
 
 // UnavailableError says an upstream server could not be reached or
@@ -119,11 +122,12 @@ func (u *upstream) failLocked(err error) error {
 	return ue
 }
 
-// dropLocked closes the session so the next use reconnects.
+// dropLocked forgets the session so the next use reconnects, and closes
+// it in the background.
 func (u *upstream) dropLocked() {
-	if u.session != nil {
-		_ = u.session.Close()
+	if s := u.session; s != nil {
 		u.session = nil
+		u.closing.Go(func() { _ = s.Close() })
 	}
 	u.listedAt = time.Time{}
 }
@@ -188,36 +192,64 @@ func (u *upstream) Call(ctx context.Context, tool string, args json.RawMessage) 
 		params.Arguments = args
 	}
 	res, err := s.CallTool(cctx, params)
-	if err == nil || isProtocolError(err) {
+	switch {
+	case err == nil || isProtocolError(err):
 		return res, err
-	}
-	if ctx.Err() != nil {
+	case ctx.Err() != nil:
 		return nil, ctx.Err()
+	case cctx.Err() != nil:
+		// A slow tool is not a dead server: keep the session, and let
+		// other calls try.
+		return nil, &UnavailableError{Server: u.cfg.Name, Err: fmt.Errorf("tools/call %s: no answer within %s", tool, u.cfg.timeout())}
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.session == s {
 		u.dropLocked()
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s", u.cfg.timeout())
-	}
 	return nil, u.failLocked(fmt.Errorf("tools/call %s: %w", tool, err))
 }
 
-// Close ends the session (for a stdio server, the process).
+// Close ends the session (for a stdio server, the process) and waits
+// for sessions being closed.
 func (u *upstream) Close() {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.dropLocked()
+	u.mu.Unlock()
+	u.closing.Wait()
 }
 
-// isProtocolError reports whether err is the upstream's JSON-RPC answer
-// (the exchange worked; the upstream said no) rather than a failure to
-// talk to it.
+// codeRejected is the SDK's "rejected by transport" code: its transports
+// wrap failures to reach the server (refused connections, 502/503/504) in
+// a JSON-RPC error with this code, which is not an answer from the server.
+const codeRejected = -32005
+
+// isProtocolError reports whether err carries the upstream's JSON-RPC
+// answer (the exchange worked; the upstream said no) rather than a
+// failure to talk to it.
 func isProtocolError(err error) bool {
-	var je *jsonrpc.Error
-	return errors.As(err, &je)
+	return upstreamRPCError(err) != nil
+}
+
+// upstreamRPCError returns the upstream's JSON-RPC error within err, or nil.
+func upstreamRPCError(err error) *jsonrpc.Error {
+	if err == nil {
+		return nil
+	}
+	if je, ok := err.(*jsonrpc.Error); ok && je.Code != codeRejected {
+		return je
+	}
+	switch w := err.(type) {
+	case interface{ Unwrap() error }:
+		return upstreamRPCError(w.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range w.Unwrap() {
+			if je := upstreamRPCError(e); je != nil {
+				return je
+			}
+		}
+	}
+	return nil
 }
 
 // headerTransport adds the upstream's configured headers to each request.
