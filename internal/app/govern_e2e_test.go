@@ -87,12 +87,19 @@ func TestGovernanceThroughGateway(t *testing.T) {
 		e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{TruncateAfter: 2})
 		defer e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{})
 		c := e.client(plainKey)
+		before := app.GovernanceOf(e.gw).Stats().Usage.Enqueued
 		s := c.Chat.Completions.NewStreaming(ctx, chatParams())
 		for s.Next() {
 		}
 		s.Close()
 		if s.Err() == nil {
 			t.Fatal("a cut stream ended normally")
+		}
+		// The SDK stops at the error event; the gateway records the
+		// stream when its handler closes it, a moment later.
+		deadline := time.Now().Add(5 * time.Second)
+		for app.GovernanceOf(e.gw).Stats().Usage.Enqueued == before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 

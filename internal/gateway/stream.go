@@ -98,10 +98,16 @@ type stream struct {
 
 	usage  *llm.Usage
 	finish string
-	once   sync.Once
+	// ended holds how the stream ended (io.EOF for a complete answer);
+	// nil while it runs.
+	ended error
+	once  sync.Once
 }
 
 func (s *stream) Next() (*llm.ChatChunk, error) {
+	if s.ended != nil {
+		return nil, s.ended
+	}
 	var c *llm.ChatChunk
 	var err error
 	if s.open.first != nil {
@@ -110,7 +116,10 @@ func (s *stream) Next() (*llm.ChatChunk, error) {
 		c, err = s.open.s.Next()
 	}
 	if err != nil {
-		s.end(err)
+		// The outcome is reported on Close, so that the front door's last
+		// write (the [DONE] or the error event) is not held up by the
+		// after-stages' records.
+		s.ended = err
 		return nil, err
 	}
 	if c.Usage != nil {
@@ -124,10 +133,16 @@ func (s *stream) Next() (*llm.ChatChunk, error) {
 	return c, nil
 }
 
+// Close releases the upstream stream and reports the outcome once: how it
+// ended, or that the client went away (context.Canceled) if it had not.
 func (s *stream) Close() error {
 	err := s.open.s.Close()
 	s.open.cancel()
-	s.end(context.Canceled)
+	if s.ended != nil {
+		s.end(s.ended)
+	} else {
+		s.end(context.Canceled)
+	}
 	return err
 }
 

@@ -155,8 +155,9 @@ func New(o Options) (_ *Governance, err error) {
 		NewUsageRecorder(g.usage, g.prices, g.tok, log),
 		NewAuditRecorder(g.chain, g.prices, g.tok, AuditRecorderOptions{IncludeContent: o.IncludeContent, Logger: log}),
 	}
-	g.done.Add(1)
-	go func() { defer g.done.Done(); g.tok.Warm() }()
+	// The tokenizer's vocabulary (~90 MB resident) loads on the first
+	// answer that arrives without usage, not at start: adapters ask every
+	// cloud for usage, so most gateways never need it.
 	if o.Retention > 0 {
 		g.done.Add(1)
 		go g.purgeLoop(o.Store, pub, o.Retention, log)

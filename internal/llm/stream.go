@@ -8,6 +8,8 @@ package llm
 // error, never as a normal end. Close releases the upstream connection; it
 // may be called at any time, more than once, and from another goroutine
 // than Next. Implementations must honour the context they were opened with.
+// Whoever opens a stream must Close it, also after Next returned io.EOF:
+// the gateway reports a stream's outcome (usage, audit) on Close.
 type ChatStream interface {
 	Next() (*ChatChunk, error)
 	Close() error
