@@ -50,10 +50,12 @@ type UnavailableError struct {
 	Err    error
 }
 
+// Error is the message agents see: the server, the cause, what to do.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("MCP server %q is unavailable: %v; try again later, or ask a Switchyard administrator to check the server", e.Server, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 func newUpstream(cfg ServerConfig, o *Options) *upstream {
