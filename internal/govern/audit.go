@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	json "github.com/segmentio/encoding/json"
 	"log/slog"
 	"strconv"
 	"strings"

@@ -4,9 +4,9 @@
 package openai
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/segmentio/encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
