@@ -34,6 +34,8 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up per target and mode")
 	modes := flag.String("modes", "plain,stream", "which request kinds to run")
 	targets := flag.String("targets", "direct,proxy,switchyard", "which targets to run")
+	storeDSN := flag.String("store", "", "Switchyard's store DSN (default: SQLite in a temporary folder), e.g. postgres://postgres@127.0.0.1:5432/test")
+	redisURL := flag.String("redis", "", "Redis URL for Switchyard's shared counters (default: in memory)")
 	proxyListen := flag.String("proxy-listen", "", "internal: run as the bare reverse proxy on this address")
 	upstream := flag.String("upstream", "", "internal: the proxy's upstream URL")
 	flag.Parse()
@@ -44,7 +46,8 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ",")); err != nil {
+	stores := storeConfig{dsn: *storeDSN, redis: *redisURL}
+	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ","), stores); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -64,7 +67,10 @@ func serveProxy(listen, upstream string) error {
 	return http.ListenAndServe(listen, p)
 }
 
-func bench(rate int, d, warm time.Duration, modes, targets []string) error {
+// storeConfig says where Switchyard keeps keys, usage and audit records.
+type storeConfig struct{ dsn, redis string }
+
+func bench(rate int, d, warm time.Duration, modes, targets []string, stores storeConfig) error {
 	dir, err := os.MkdirTemp("", "switchyard-bench")
 	if err != nil {
 		return err
@@ -95,12 +101,20 @@ func bench(rate int, d, warm time.Duration, modes, targets []string) error {
 
 	gwAddr := freeAddr()
 	cfgPath := filepath.Join(dir, "switchyard.yaml")
+	dsn := stores.dsn
+	if dsn == "" {
+		dsn = "sqlite://" + dir + "/switchyard.db"
+	}
+	redisBlock := ""
+	if stores.redis != "" {
+		redisBlock = "redis:\n  url: " + stores.redis + "\ncounters:\n  redis_prefix: bench-" + filepath.Base(dir) + ":\n"
+	}
 	cfg := fmt.Sprintf(`server:
   listen: %s
   log_level: warn
 store:
-  dsn: sqlite://%s/switchyard.db
-keys:
+  dsn: %s
+%skeys:
   - name: bench
     secret: %s
 deployments:
@@ -116,11 +130,12 @@ deployments:
 models:
   - alias: gpt-4o
     deployments: [sim]
-`, gwAddr, dir, benchKey, simURL, simKey)
+`, gwAddr, dsn, redisBlock, benchKey, simURL, simKey)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
 	gwCmd := exec.Command(bin, "serve", "--config", cfgPath)
+	gwCmd.Dir = dir // its data folder (spill files, audit key) goes there
 	if err := startAndWait(gwCmd, gwAddr); err != nil {
 		return err
 	}
@@ -136,7 +151,8 @@ models:
 	client := &http.Client{Transport: tr}
 	ctx := context.Background()
 
-	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up); GOMAXPROCS shared by all processes on %d cores\n\n", rate, d, warm, numCPU())
+	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up); GOMAXPROCS shared by all processes on %d cores\n", rate, d, warm, numCPU())
+	fmt.Printf("switchyard store: %s; counters: %s\n\n", redactDSN(dsn), orDefault(stores.redis, "in memory"))
 	for _, mode := range modes {
 		stream := mode == "stream"
 		body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello to the benchmark in a few words."}]}`)
@@ -260,4 +276,19 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(b), "processor\t:")
+}
+
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return dsn
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

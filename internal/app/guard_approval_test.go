@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/switchyard/switchyard/internal/app"
+	"github.com/switchyard/switchyard/internal/cli"
 	"github.com/switchyard/switchyard/internal/store"
 )
 
@@ -27,6 +30,7 @@ func TestAgentLoopApproval(t *testing.T) {
 		status  string
 		release bool
 		note    string
+		by      string // who decided, when not alice
 	}{
 		{name: "approved", extra: "approvals: {timeout: 30s, poll_interval: 20ms}\n", status: store.ApprovalApproved, release: true,
 			decide: func(e *env, id string) {
@@ -42,6 +46,22 @@ func TestAgentLoopApproval(t *testing.T) {
 			}},
 		{name: "timeout", extra: "approvals: {timeout: 300ms, poll_interval: 20ms}\n", status: store.ApprovalExpired, note: "not decided in time",
 			decide: func(e *env, id string) {}},
+		{name: "approved through the admin API", extra: "approvals: {timeout: 30s, poll_interval: 20ms}\nadmin: {bootstrap_token: " + adminToken + "}\n",
+			status: store.ApprovalApproved, release: true, by: "bootstrap",
+			decide: func(e *env, id string) {
+				if status, _, body := e.do(http.MethodPost, "/admin/v1/approvals/"+id+"/approve", adminToken, `{"comment":"fine"}`); status != 200 {
+					e.t.Fatalf("approve: %d %s", status, body)
+				}
+			}},
+		{name: "denied with the CLI", extra: "approvals: {timeout: 30s, poll_interval: 20ms}\nadmin: {bootstrap_token: " + adminToken + "}\n",
+			status: store.ApprovalDenied, note: "not today",
+			decide: func(e *env, id string) {
+				var out, errb bytes.Buffer
+				args := []string{"approvals", "deny", id, "--comment", "not today", "--url", e.srv.URL, "--token", adminToken}
+				if code := cli.Main(context.Background(), args, &out, &errb); code != 0 {
+					e.t.Fatalf("switchyard approvals deny: exit %d: %s", code, errb.String())
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,8 +111,23 @@ func TestAgentLoopApproval(t *testing.T) {
 			if got := final.Choices[0].Message.Content; got != "All done: the tool reported success." {
 				t.Errorf("final answer = %q", got)
 			}
-			if d := e.approval(a.ID); d.DecidedBy != "alice@example.com" || d.DecidedAt == nil {
-				t.Errorf("decision not recorded: %+v", d)
+			by := "alice@example.com"
+			if tt.by != "" {
+				by = tt.by
+			}
+			if d := e.approval(a.ID); !strings.Contains(d.DecidedBy, by) || d.DecidedAt == nil {
+				t.Errorf("decision not recorded: decided by %q at %v", d.DecidedBy, d.DecidedAt)
+			}
+			if tt.by != "" {
+				// A decision through the admin API is in the audit trail
+				// (written in batches: flush first).
+				if err := app.GovernanceOf(e.gw).Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				status, _, body := e.do(http.MethodGet, "/admin/v1/audit", adminToken, "")
+				if status != 200 || !strings.Contains(body, `"approval.approve"`) || !strings.Contains(body, a.ID) {
+					t.Errorf("audit export lacks the approval decision: %d %s", status, body)
+				}
 			}
 		})
 	}
