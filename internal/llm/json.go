@@ -2,12 +2,13 @@ package llm
 
 import (
 	"bytes"
-	json "github.com/segmentio/encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
+
+	json "github.com/segmentio/encoding/json"
 )
 
 // Content is a message's content: a plain string, a list of parts, or null.

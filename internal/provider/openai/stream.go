@@ -3,7 +3,6 @@ package openai
 import (
 	"bytes"
 	"context"
-	json "github.com/segmentio/encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/sse"
