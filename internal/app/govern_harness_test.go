@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard/switchyard/internal/sim/fleet"
 	"github.com/switchyard/switchyard/internal/store"
 	"github.com/switchyard/switchyard/internal/store/storetest"
+	"github.com/switchyard/switchyard/internal/testenv"
 )
 
 // Governance test keys: each has its own limits and budgets.
@@ -275,20 +276,9 @@ func (p *proxy) Up() {
 	p.mu.Unlock()
 }
 
-// redisURL returns the test Redis URL and a fresh key prefix, skipping
-// (or failing in CI) without one.
-func redisURL(t *testing.T) (string, string) {
-	url := os.Getenv("SWITCHYARD_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SWITCHYARD_TEST_REDIS_URL must be set in CI (e.g. redis://127.0.0.1:6379/0)")
-		}
-		t.Skip("set SWITCHYARD_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run Redis tests")
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return url, "sytest:" + hex.EncodeToString(b[:]) + ":"
-}
+// redisURL returns the test Redis URL and a fresh key prefix (see
+// testenv.RedisURL).
+func redisURL(t *testing.T) (string, string) { return testenv.RedisURL(t) }
 
 // withHost replaces the host:port of a URL.
 func withHost(url, hostport string) string {
