@@ -36,6 +36,7 @@ func main() {
 	targets := flag.String("targets", "direct,proxy,switchyard", "which targets to run")
 	storeDSN := flag.String("store", "", "Switchyard's store DSN (default: SQLite in a temporary folder), e.g. postgres://postgres@127.0.0.1:5432/test")
 	redisURL := flag.String("redis", "", "Redis URL for Switchyard's shared counters (default: in memory)")
+	debugListen := flag.String("debug-listen", "", "serve Switchyard's profiler here, e.g. 127.0.0.1:6060")
 	proxyListen := flag.String("proxy-listen", "", "internal: run as the bare reverse proxy on this address")
 	upstream := flag.String("upstream", "", "internal: the proxy's upstream URL")
 	flag.Parse()
@@ -46,7 +47,7 @@ func main() {
 		}
 		return
 	}
-	stores := storeConfig{dsn: *storeDSN, redis: *redisURL}
+	stores := storeConfig{dsn: *storeDSN, redis: *redisURL, debug: *debugListen}
 	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ","), stores); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -68,7 +69,7 @@ func serveProxy(listen, upstream string) error {
 }
 
 // storeConfig says where Switchyard keeps keys, usage and audit records.
-type storeConfig struct{ dsn, redis string }
+type storeConfig struct{ dsn, redis, debug string }
 
 func bench(rate int, d, warm time.Duration, modes, targets []string, stores storeConfig) error {
 	dir, err := os.MkdirTemp("", "switchyard-bench")
@@ -111,6 +112,7 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
 	}
 	cfg := fmt.Sprintf(`server:
   listen: %s
+  debug_listen: "%s"
   log_level: warn
 store:
   dsn: %s
@@ -130,7 +132,7 @@ deployments:
 models:
   - alias: gpt-4o
     deployments: [sim]
-`, gwAddr, dsn, redisBlock, benchKey, simURL, simKey)
+`, gwAddr, stores.debug, dsn, redisBlock, benchKey, simURL, simKey)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}

@@ -108,6 +108,14 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		opts.Ready <- addr
 	}
 
+	if cfg.Server.DebugListen != "" {
+		stopDebug, err := serveDebug(cfg.Server.DebugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

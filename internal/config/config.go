@@ -76,6 +76,9 @@ type Server struct {
 	// UpstreamTimeout bounds one upstream attempt, until response headers.
 	// Default 60s.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// DebugListen, when set, serves Go's profiler (/debug/pprof/) on its
+	// own address — keep it on loopback or a private interface. Default off.
+	DebugListen string `yaml:"debug_listen"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 }

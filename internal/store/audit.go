@@ -49,18 +49,23 @@ func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal Sea
 		if err := seal(head, fresh); err != nil {
 			return fmt.Errorf("seal: %w", err)
 		}
-		// One prepared statement for the batch: preparing per row made the
-		// SQL parser the audit writer's main cost.
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_records (`+auditColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range fresh {
-			if _, err := stmt.ExecContext(ctx,
-				r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
-				r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash); err != nil {
+		// Multi-row inserts: per-row statements made SQLite's parser and
+		// the driver's per-call overhead the audit writer's main cost.
+		const rowsPerInsert = 50
+		for start := 0; start < len(fresh); start += rowsPerInsert {
+			chunk := fresh[start:min(start+rowsPerInsert, len(fresh))]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO audit_records (` + auditColumns + `) VALUES `)
+			args := make([]any, 0, 14*len(chunk))
+			for i, r := range chunk {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+				args = append(args, r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
+					r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 				return err
 			}
 		}
