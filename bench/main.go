@@ -108,14 +108,14 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
 	}
 	redisBlock := ""
 	if stores.redis != "" {
-		redisBlock = "redis:\n  url: " + stores.redis + "\ncounters:\n  redis_prefix: bench-" + filepath.Base(dir) + ":\n"
+		redisBlock = fmt.Sprintf("redis:\n  url: %q\ncounters:\n  redis_prefix: %q\n", stores.redis, "bench-"+filepath.Base(dir)+":")
 	}
 	cfg := fmt.Sprintf(`server:
   listen: %s
   debug_listen: "%s"
   log_level: warn
 store:
-  dsn: %s
+  dsn: %q
 %skeys:
   - name: bench
     secret: %s
