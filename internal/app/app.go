@@ -171,7 +171,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 			g.Close()
 		}
 	}()
-	rt, err := buildRouter(cfg, g.client, log, nil)
+	rt, err := buildRouter(cfg, g.client, log, g.routeCost, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (g *Gateway) Reload(load func() (*config.Config, error)) error {
 	if err != nil {
 		return err
 	}
-	rt, err := buildRouter(cfg, g.client, g.log, g.gw.Router())
+	rt, err := buildRouter(cfg, g.client, g.log, g.routeCost, g.gw.Router())
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func (g *Gateway) ready(ctx context.Context) map[string]string {
 // buildRouter makes one adapter per deployment and the router over them;
 // with a previous router (a reload), unchanged deployments keep their
 // health, breaker and latency state.
-func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger, previous *route.Router) (*route.Router, error) {
+func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger, cost route.CostFunc, previous *route.Router) (*route.Router, error) {
 	deps := make([]*route.Deployment, 0, len(cfg.Deployments))
 	for i := range cfg.Deployments {
 		d := &cfg.Deployments[i]
@@ -346,7 +346,17 @@ func buildRouter(cfg *config.Config, client *http.Client, log *slog.Logger, prev
 			Quota: d.Quota, Caps: d.Capabilities, ZDR: d.ZDR,
 		})
 	}
-	return route.New(deps, cfg.Models, route.Options{Previous: previous})
+	return route.New(deps, cfg.Models, route.Options{Previous: previous, CostFunc: cost})
+}
+
+// routeCost prices a request on a deployment for the cost strategy with
+// the governance's price catalog and commitments; the router is built
+// before the governance, which exists by the time a request is routed.
+func (g *Gateway) routeCost(d *route.Deployment, in, out int) float64 {
+	if g.gov == nil {
+		return 0
+	}
+	return g.gov.RouteCost(d, in, out)
 }
 
 // tuneGC trades memory for CPU unless the operator set GOGC: a gateway's

@@ -242,3 +242,34 @@ func breakerOf(e *env, name string) string {
 	}
 	return ""
 }
+
+// TestCostStrategyUsesCommitmentsFirst: under the cost strategy, the
+// dearer deployment with an unspent prepaid commitment answers first; once
+// the commitment is used up, the cheaper pay-as-you-go one does.
+func TestCostStrategyUsesCommitmentsFirst(t *testing.T) {
+	cfg := strings.Replace(chaosConfig("cost"), "    weight: 1\n    options:\n      base_url", "    weight: 1\n    price: {input: 1.00, output: 2.00}\n    options:\n      base_url", 1)
+	cfg = strings.Replace(cfg, "    priority: 1\n    weight: 1\n", "    priority: 1\n    weight: 1\n    price: {input: 10.00, output: 20.00}\n", 1)
+	if !strings.Contains(cfg, "input: 1.00") || !strings.Contains(cfg, "input: 10.00") {
+		t.Fatal("prices were not added to the config")
+	}
+	// Without a commitment the cheaper deployment wins.
+	if _, hdr, _ := start(t, cfg).do(http.MethodPost, "/v1/chat/completions", testKey, chatBody); hdr.Get("X-Switchyard-Deployment") != "openai-us" {
+		t.Fatalf("without commitments the cheaper deployment should answer, got %s", hdr.Get("X-Switchyard-Deployment"))
+	}
+	cfg += "pricing:\n  commitments:\n    - {provider: azure, deployment: azure-weu, monthly: \"0.001\"}\n"
+	e := start(t, cfg)
+	pinned := `{"model":"gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
+	_, hdr, _ := e.do(http.MethodPost, "/v1/chat/completions", testKey, pinned)
+	if got := hdr.Get("X-Switchyard-Deployment"); got != "azure-weu" {
+		t.Fatalf("first request went to %s; the prepaid deployment should win while its commitment lasts", got)
+	}
+	// $0.001 at $10/$20 per million tokens lasts a few dozen small calls.
+	var last string
+	for i := 0; i < 200 && last != "openai-us"; i++ {
+		_, hdr, _ = e.do(http.MethodPost, "/v1/chat/completions", testKey, pinned)
+		last = hdr.Get("X-Switchyard-Deployment")
+	}
+	if last != "openai-us" {
+		t.Errorf("after the commitment was used up traffic stayed on %s", last)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/pricing"
 	"github.com/switchyard/switchyard/internal/ratelimit"
+	"github.com/switchyard/switchyard/internal/route"
 	"github.com/switchyard/switchyard/internal/store"
 	"github.com/switchyard/switchyard/internal/usage"
 )
@@ -258,4 +259,10 @@ func (g *Governance) Close(ctx context.Context) error {
 		g.closeErr = errors.Join(errs...)
 	})
 	return g.closeErr
+}
+
+// RouteCost fits route.Options.CostFunc: a request's marginal cost on d in
+// micro-USD, counting unspent commitments as already paid.
+func (g *Governance) RouteCost(d *route.Deployment, inputTokens, outputTokens int) float64 {
+	return float64(g.prices.RouteCost(d, inputTokens, outputTokens, time.Now()))
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/pricing"
@@ -151,4 +152,18 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// RouteCost is what a request of the given size would add to the bill on
+// d, in micro-USD, for the router's cost strategy: list price (catalog,
+// discounts, overrides) less what still fits in d's prepaid monthly
+// commitment, so that prepaid capacity is used before paying extra.
+// Unpriced deployments cost 0.
+func (p *Prices) RouteCost(d *route.Deployment, inputTokens, outputTokens int, at time.Time) int64 {
+	price, ok := p.Of(d)
+	if !ok {
+		return 0
+	}
+	cost := pricing.CostOf(pricing.Tokens{Input: int64(inputTokens), Output: int64(outputTokens)}, price)
+	return p.pricer.EffectiveMarginalCost(pricing.Deployment{Name: d.Name, Provider: d.Provider, Model: d.Model, Region: d.Region}, cost, at)
 }
