@@ -13,8 +13,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -25,6 +27,10 @@ import (
 	"strings"
 	"time"
 )
+
+// benchAdminToken lets the harness give the bench key a budget through
+// the admin API, so that every governance stage runs on every request.
+const benchAdminToken = "bench-admin-token-0123456789abcdef"
 
 const benchKey = "sk-sy-bench0123456789abcdefghijklmnopqrstuvwxy"
 
@@ -116,9 +122,13 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
   log_level: warn
 store:
   dsn: %q
-%skeys:
+%sadmin:
+  bootstrap_token: %s
+keys:
   - name: bench
     secret: %s
+    rpm: 10000000
+    tpm: 1000000000
 deployments:
   - name: sim
     provider: openai
@@ -132,7 +142,7 @@ deployments:
 models:
   - alias: gpt-4o
     deployments: [sim]
-`, gwAddr, stores.debug, dsn, redisBlock, benchKey, simURL, simKey)
+`, gwAddr, stores.debug, dsn, redisBlock, benchAdminToken, benchKey, simURL, simKey)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -142,6 +152,9 @@ models:
 		return err
 	}
 	defer stop(gwCmd)
+	if err := addBudget("http://" + gwAddr); err != nil {
+		return err
+	}
 
 	all := map[string]target{
 		"direct":     {"direct", simURL + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
@@ -293,4 +306,46 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// addBudget gives the bench key a hard daily budget far above what the run
+// spends, so the budget stage reserves and settles on every request.
+func addBudget(base string) error {
+	do := func(method, path, body string) ([]byte, error) {
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+benchAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return b, nil
+	}
+	b, err := do(http.MethodGet, "/admin/v1/keys", "")
+	if err != nil {
+		return err
+	}
+	var keys struct {
+		Data []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	for _, k := range keys.Data {
+		if k.Name == "bench" {
+			_, err := do(http.MethodPost, "/admin/v1/budgets", fmt.Sprintf(`{"scope":"key","scope_id":%q,"period":"day","limit_micro_usd":1000000000000,"mode":"hard"}`, k.ID))
+			return err
+		}
+	}
+	return fmt.Errorf("the bench key is not in the store")
 }

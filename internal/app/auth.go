@@ -90,7 +90,7 @@ func bootstrapKeys(ctx context.Context, st store.KeyStore, keys []config.StaticK
 		_, err = st.CreateKey(ctx, store.Key{
 			Name: k.Name, Hash: hash, Prefix: k.Secret[:auth.DisplayPrefixLen],
 			AllowedModels: k.Models, AllowedRegions: k.Regions, AllowedProviders: k.Providers,
-			AllowRouteOverride: k.AllowRouteOverride, Metadata: map[string]string{"source": "config"},
+			AllowRouteOverride: k.AllowRouteOverride, RPM: k.RPM, TPM: k.TPM, Metadata: map[string]string{"source": "config"},
 		})
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("bootstrap key %s: %w", k.Name, err)

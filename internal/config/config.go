@@ -125,6 +125,10 @@ type StaticKey struct {
 	Providers []string `yaml:"providers"`
 	// AllowRouteOverride lets the key pick a routing strategy per request.
 	AllowRouteOverride bool `yaml:"allow_route_override"`
+	// RPM and TPM limit the key's requests and tokens per minute; 0 means
+	// no limit.
+	RPM int `yaml:"rpm"`
+	TPM int `yaml:"tpm"`
 }
 
 // Deployment is one upstream model endpoint.
@@ -314,6 +318,9 @@ func (c *Config) validate() []fieldError {
 		p := fmt.Sprintf("keys[%d]", i)
 		if k.Name == "" {
 			add(p+".name", "is required")
+		}
+		if k.RPM < 0 || k.TPM < 0 {
+			add(p+".rpm", "rpm and tpm must not be negative (0 means no limit)")
 		}
 		if !validKeySecret(k.Secret) {
 			add(p+".secret", "must be a Switchyard key: \"sk-sy-\" followed by 40 letters and digits (create one with `switchyard keys create`)")
