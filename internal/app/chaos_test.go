@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/app"
 	"github.com/switchyard/switchyard/internal/sim"
 )
 
@@ -271,5 +273,26 @@ func TestCostStrategyUsesCommitmentsFirst(t *testing.T) {
 	}
 	if last != "openai-us" {
 		t.Errorf("after the commitment was used up traffic stayed on %s", last)
+	}
+}
+
+// TestHedgingAnswersFromTheFasterCloud: with hedging on, a slow first
+// deployment is raced by a second one after the hedge delay; the faster
+// answer wins, and the call's audit record says it was hedged.
+func TestHedgingAnswersFromTheFasterCloud(t *testing.T) {
+	cfg := strings.Replace(chaosConfig("failover"), "    breaker: {failure_threshold: 3, open_for: 500ms}\n",
+		"    breaker: {failure_threshold: 3, open_for: 500ms}\n    hedge: {enabled: true, delay: 50ms}\n", 1)
+	e := start(t, cfg+"admin:\n  bootstrap_token: "+adminToken+"\n")
+	e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{Latency: 1500 * time.Millisecond})
+	status, hdr, body := e.do(http.MethodPost, "/v1/chat/completions", testKey, chatBody)
+	if status != 200 || hdr.Get("X-Switchyard-Deployment") != "azure-weu" || hdr.Get("X-Switchyard-Attempts") != "2" {
+		t.Fatalf("status %d, deployment %s, attempts %s: %s", status, hdr.Get("X-Switchyard-Deployment"), hdr.Get("X-Switchyard-Attempts"), body)
+	}
+	if err := app.GovernanceOf(e.gw).Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, audit := e.do(http.MethodGet, "/admin/v1/audit", adminToken, "")
+	if !strings.Contains(audit, `\"hedged\":true`) && !strings.Contains(audit, `"hedged":true`) {
+		t.Errorf("no audit record marks the call as hedged:\n%s", audit)
 	}
 }

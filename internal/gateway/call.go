@@ -74,6 +74,10 @@ type Call struct {
 	Deployment *route.Deployment
 	// Attempts counts upstream attempts, hedges and failovers included.
 	Attempts int
+	// Hedged marks a call that also sent a hedge request to a second
+	// deployment; the loser was cancelled, and what the provider bills
+	// for a cancelled request is unknown to the gateway.
+	Hedged bool
 	// Usage is the answer's usage, when known.
 	Usage *llm.Usage
 	// Err is the call's failure, or nil.
@@ -174,7 +178,7 @@ func (c *call) admit(ctx context.Context, req *llm.ChatRequest) error {
 
 // routed records where the router sent the call.
 func (c *call) routed(out route.Outcome) {
-	c.Deployment, c.Attempts = out.Deployment, out.Attempts
+	c.Deployment, c.Attempts, c.Hedged = out.Deployment, out.Attempts, out.Hedged
 	c.prov.Attempts = out.Attempts
 	if d := out.Deployment; d != nil {
 		c.prov.Provider, c.prov.Deployment, c.prov.Region, c.prov.ModelVersion = d.Provider, d.Name, d.Region, d.ModelVersion

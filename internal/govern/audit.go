@@ -138,6 +138,7 @@ type callDetails struct {
 	CostMicroUSD     int64           `json:"cost_micro_usd"`
 	LatencyMS        int64           `json:"latency_ms"`
 	Attempts         int             `json:"attempts"`
+	Hedged           bool            `json:"hedged,omitempty"`
 	PolicyDecisions  json.RawMessage `json:"policy_decisions,omitempty"`
 	Prompt           []llm.Message   `json:"prompt,omitempty"`
 	Completion       *string         `json:"completion,omitempty"`
@@ -159,7 +160,7 @@ func (s *AuditRecorder) record(c *gateway.Call) store.AuditRecord {
 		Status: status, FinishReason: c.FinishReason, FrontDoor: c.Info.FrontDoor,
 		PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens(),
 		Estimated: u.Estimated, CostMicroUSD: s.prices.Cost(c, s.tok),
-		LatencyMS: time.Since(c.Start).Milliseconds(), Attempts: c.Attempts,
+		LatencyMS: time.Since(c.Start).Milliseconds(), Attempts: c.Attempts, Hedged: c.Hedged,
 	}
 	if dep := c.Deployment; dep != nil {
 		d.Deployment, d.Provider, d.Region, d.ModelVersion = dep.Name, dep.Provider, dep.Region, dep.ModelVersion
