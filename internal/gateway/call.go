@@ -122,10 +122,10 @@ type call struct {
 	*Call
 	g    *Gateway
 	prov Provenance
-	// alias and reqs shadow Call's fields for the router; read after Before.
-	alias  string
-	reqs   route.Requirements
-	router *route.Router
+	// alias and reqs are what the router is asked, fixed once the
+	// before-stages ran (they may narrow Call's fields).
+	alias string
+	reqs  route.Requirements
 }
 
 // begin authorises the alias for the caller and prepares the call.
@@ -136,8 +136,7 @@ func (g *Gateway) begin(ctx context.Context, model string, reqs route.Requiremen
 	}
 	c := &call{g: g, Call: &Call{Info: info, Start: time.Now(), Headers: http.Header{}, Kind: "chat"}}
 	c.prov = Provenance{RequestID: info.ID, Headers: c.Headers}
-	c.router = g.router.Load()
-	c.Call.router = c.router
+	c.Call.router = g.router.Load()
 	alias, version := route.ParseModel(model)
 	c.Alias, c.Version = alias, version
 	reqs.PinnedVersion = version
