@@ -104,9 +104,6 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if demo != nil {
 		demo.banner(opts.Stdout, addr)
 	}
-	if opts.Ready != nil {
-		opts.Ready <- addr
-	}
 
 	if cfg.Server.DebugListen != "" {
 		stopDebug, err := serveDebug(cfg.Server.DebugListen, log)
@@ -116,9 +113,14 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		defer stopDebug()
 	}
 
+	// SIGHUP is caught before Ready is announced: a SIGHUP that arrived
+	// in between would otherwise kill the process with the default action.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if opts.Ready != nil {
+		opts.Ready <- addr
+	}
 	go func() {
 		for {
 			select {
