@@ -87,6 +87,10 @@ func ParsePercent(s string) (Percent, error) {
 	if err != nil || w < 0 {
 		return 0, fmt.Errorf("percentage %q is not a number between 0 and 100", s)
 	}
+	if w > 100 {
+		// Checked before scaling: w*100 overflows for huge inputs.
+		return 0, fmt.Errorf("percentage %q is above 100", s)
+	}
 	var f int64
 	if frac != "" {
 		f, err = strconv.ParseInt(frac+strings.Repeat("0", 2-len(frac)), 10, 64)
