@@ -31,7 +31,10 @@ const sigMarker = "__sig_"
 // unambiguously: an id already holding the marker, or a signature that is
 // not canonical standard base64 (Gemini sends bytes as standard base64).
 func idWithSignature(id, sig string) string {
-	if sig == "" || id == "" || strings.Contains(id, sigMarker) {
+	// The marker must first occur where it is appended, or the id could not
+	// be split back: an id containing it, or ending in a prefix of it that
+	// the marker completes (such as "…__sig"), is left as it is.
+	if sig == "" || id == "" || strings.Index(id+sigMarker, sigMarker) != len(id) {
 		return id
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig)
