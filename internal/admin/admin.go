@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +108,35 @@ func (c *call) target(resource, teamID, orgID string) {
 }
 
 // inTeam fails unless the call's scope covers teamID.
+// listTeams returns the teams a list request covers: the one asked for
+// (checked against the caller's scope), or, with none asked for, every
+// team the caller may see ("" standing for all teams to an admin).
+func (c *call) listTeams(requested string) ([]string, error) {
+	if c.scope.all {
+		return []string{requested}, nil
+	}
+	if requested == "" {
+		return c.scope.teams, nil
+	}
+	if err := c.inTeam(requested, "team "+requested); err != nil {
+		return nil, err
+	}
+	return []string{requested}, nil
+}
+
+// queryLimit reads the optional ?limit= of a list request; 0 means none.
+func queryLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, invalid("limit", "limit must be a whole number ≥ 0, not %q", v)
+	}
+	return n, nil
+}
+
 func (c *call) inTeam(teamID, what string) error {
 	if c.scope.allows(teamID) {
 		return nil

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/switchyard/switchyard/internal/admin/adminv1"
 	"github.com/switchyard/switchyard/internal/store"
@@ -25,22 +24,14 @@ func (h *handler) listApprovals(w http.ResponseWriter, r *http.Request, c *call)
 	if f.Status != "" && !slices.Contains(approvalStatuses, f.Status) {
 		return invalid("status", "status %q must be one of pending, approved, denied, expired", f.Status)
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return invalid("limit", "limit must be a whole number ≥ 0, not %q", v)
-		}
-		f.Limit = n
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
 	}
-	teams := []string{f.TeamID}
-	if !c.scope.all {
-		if f.TeamID != "" {
-			if err := c.inTeam(f.TeamID, "team "+f.TeamID); err != nil {
-				return err
-			}
-		} else {
-			teams = c.scope.teams
-		}
+	f.Limit = limit
+	teams, err := c.listTeams(f.TeamID)
+	if err != nil {
+		return err
 	}
 	var out []store.Approval
 	for _, team := range teams {

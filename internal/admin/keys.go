@@ -128,22 +128,14 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		f.IncludeRevoked = b
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return invalid("limit", "limit must be a whole number ≥ 0, not %q", v)
-		}
-		f.Limit = n
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
 	}
-	teams := []string{f.TeamID}
-	if !c.scope.all {
-		if f.TeamID != "" {
-			if err := c.inTeam(f.TeamID, "team "+f.TeamID); err != nil {
-				return err
-			}
-		} else {
-			teams = c.scope.teams
-		}
+	f.Limit = limit
+	teams, err := c.listTeams(f.TeamID)
+	if err != nil {
+		return err
 	}
 	var keys []store.Key
 	for _, team := range teams {
