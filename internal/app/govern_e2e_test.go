@@ -87,7 +87,7 @@ func TestGovernanceThroughGateway(t *testing.T) {
 		e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{TruncateAfter: 2})
 		defer e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{})
 		c := e.client(plainKey)
-		before := app.GovernanceOf(e.gw).Stats().Usage.Enqueued
+		before := app.GovernanceOf(e.gw).Stats()
 		s := c.Chat.Completions.NewStreaming(ctx, chatParams())
 		for s.Next() {
 		}
@@ -98,7 +98,11 @@ func TestGovernanceThroughGateway(t *testing.T) {
 		// The SDK stops at the error event; the gateway records the
 		// stream when its handler closes it, a moment later.
 		deadline := time.Now().Add(5 * time.Second)
-		for app.GovernanceOf(e.gw).Stats().Usage.Enqueued == before && time.Now().Before(deadline) {
+		for time.Now().Before(deadline) {
+			now := app.GovernanceOf(e.gw).Stats()
+			if now.Usage.Enqueued > before.Usage.Enqueued && now.Audit.Enqueued > before.Audit.Enqueued {
+				break
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
