@@ -101,6 +101,23 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // exactly checks the number of positional arguments.
+// connect parses the command line, checks its positional arguments
+// against names, and returns them with a client of the admin API.
+func (a *adminFlags) connect(fs *flag.FlagSet, args []string, names ...string) ([]string, *client.Client, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := exactly(pos, names...); err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return pos, c, nil
+}
+
 func exactly(pos []string, names ...string) error {
 	if len(pos) != len(names) {
 		return fmt.Errorf("%w: want %s, got %d argument(s)", errUsage, strings.Join(names, " "), len(pos))

@@ -55,14 +55,7 @@ func approvalsList(ctx context.Context, env *Env, args []string) error {
 func approvalsShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("approvals show", env)
 	af := addAdminFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos, "ID"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	pos, c, err := af.connect(fs, args, "ID")
 	if err != nil {
 		return err
 	}

@@ -77,14 +77,7 @@ type verifyReport struct {
 func auditVerify(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("audit verify", env)
 	af := addAdminFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	_, c, err := af.connect(fs, args)
 	if err != nil {
 		return err
 	}

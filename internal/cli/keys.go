@@ -100,14 +100,7 @@ func keysList(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.OrgID, "org", "", "only keys of org `id`")
 	fs.StringVar(&f.UserID, "user", "", "only keys of user `id`")
 	fs.BoolVar(&f.IncludeRevoked, "all", false, "include revoked keys")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	_, c, err := af.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -152,14 +145,7 @@ func keysRotate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("keys rotate", env)
 	af := addAdminFlags(fs)
 	grace := fs.String("grace", "", "how long the old secret keeps working, e.g. 1h or 0s (default 24h)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos, "KEY"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	pos, c, err := af.connect(fs, args, "KEY")
 	if err != nil {
 		return err
 	}
@@ -176,14 +162,7 @@ func keysRotate(ctx context.Context, env *Env, args []string) error {
 func keysRevoke(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("keys revoke", env)
 	af := addAdminFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos, "KEY"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	pos, c, err := af.connect(fs, args, "KEY")
 	if err != nil {
 		return err
 	}

@@ -30,14 +30,7 @@ type deploymentRow struct {
 func runStatus(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("status", env)
 	af := addAdminFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	_, c, err := af.connect(fs, args)
 	if err != nil {
 		return err
 	}

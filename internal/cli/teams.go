@@ -58,14 +58,7 @@ func teamsList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("teams list", env)
 	af := addAdminFlags(fs)
 	org := fs.String("org", "", "only teams of org `id`")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := exactly(pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	_, c, err := af.connect(fs, args)
 	if err != nil {
 		return err
 	}
