@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	json "github.com/segmentio/encoding/json"
 )
@@ -293,23 +294,70 @@ func jsonFields(t reflect.Type) map[string]bool {
 }
 
 // unknownFields returns the members of the JSON object b that are not in
-// known, or nil when there are none.
+// known, or nil when there are none. b has already been decoded once, so it
+// is valid JSON; the walk over its top-level members allocates only for the
+// members it returns, which matters because every streamed chunk passes
+// through here.
 func unknownFields(b []byte, known map[string]bool) (map[string]json.RawMessage, error) {
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, err
-	}
-	var extra map[string]json.RawMessage
-	for k, v := range all {
-		if known[k] {
+	b = b[:len(b):len(b)] // a token's offset in b is cap(b) - cap(token)
+	var (
+		tok   json.Tokenizer
+		extra map[string]json.RawMessage
+		key   []byte
+		start int
+	)
+	tok.Reset(b)
+	for tok.Next() {
+		if tok.Depth != 1 { // the object's own braces, or inside a member's value
 			continue
 		}
-		if extra == nil {
-			extra = make(map[string]json.RawMessage)
+		end := 0
+		switch {
+		case tok.IsKey:
+			key = tok.Value
+		case tok.Delim == ':' || tok.Delim == ',':
+		case tok.Delim == '{' || tok.Delim == '[':
+			start = cap(b) - cap(tok.Value)
+		case tok.Delim == '}' || tok.Delim == ']':
+			end = cap(b) - cap(tok.Value) + 1
+		default:
+			start = cap(b) - cap(tok.Value)
+			end = start + len(tok.Value)
 		}
-		extra[k] = v
+		if end == 0 {
+			continue
+		}
+		name, unknown, err := unknownName(key, known)
+		if err != nil {
+			return nil, err
+		}
+		if unknown {
+			if extra == nil {
+				extra = make(map[string]json.RawMessage)
+			}
+			extra[name] = append(json.RawMessage(nil), b[start:end]...) // b may be a reused buffer
+		}
+	}
+	if tok.Err != nil {
+		return nil, tok.Err
 	}
 	return extra, nil
+}
+
+// unknownName unquotes the object key q and reports whether known lacks
+// it. The common case, a plain key that is known, allocates nothing.
+func unknownName(q []byte, known map[string]bool) (string, bool, error) {
+	if inner := q[1 : len(q)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		if known[string(inner)] {
+			return "", false, nil
+		}
+		return string(inner), true, nil
+	}
+	var name string
+	if err := json.Unmarshal(q, &name); err != nil {
+		return "", false, err
+	}
+	return name, !known[name], nil
 }
 
 // marshalWithExtra encodes v (a struct) and appends the extra members in key

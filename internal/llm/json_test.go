@@ -1,9 +1,12 @@
 package llm
 
 import (
-	"encoding/json"
+	"bytes"
+	stdjson "encoding/json"
 	"strings"
 	"testing"
+
+	json "github.com/segmentio/encoding/json"
 )
 
 func TestChatRequestRoundTripKeepsUnknownFields(t *testing.T) {
@@ -93,4 +96,79 @@ func FuzzChatRequest(f *testing.F) {
 			t.Fatalf("re-encoded request does not decode: %v\n%s", err, out)
 		}
 	})
+}
+
+// unknownFieldsByMap is the obvious, slower way to find unknown members:
+// decode the whole object into a map. unknownFields must agree with it.
+func unknownFieldsByMap(b []byte, known map[string]bool) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := stdjson.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for k, v := range all {
+		if !known[k] {
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
+			}
+			extra[k] = v
+		}
+	}
+	return extra, nil
+}
+
+func checkUnknownFields(t *testing.T, in []byte) {
+	t.Helper()
+	known := map[string]bool{"id": true, "choices": true, "model": true}
+	want, wantErr := unknownFieldsByMap(in, known)
+	if wantErr != nil {
+		return // unknownFields only ever sees objects that decoded
+	}
+	got, err := unknownFields(in, known)
+	if err != nil {
+		t.Fatalf("unknownFields(%s): %v", in, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("unknownFields(%s) = %q, want %q", in, got, want)
+	}
+	for k, v := range want {
+		if string(bytes.TrimSpace(got[k])) != string(bytes.TrimSpace(v)) {
+			t.Fatalf("unknownFields(%s)[%q] = %q, want %q", in, k, got[k], v)
+		}
+	}
+}
+
+func TestUnknownFields(t *testing.T) {
+	for _, in := range []string{
+		`{}`,
+		`null`,
+		`{"id":"x","choices":[{"a":{"b":[1,2,{"c":"}"}]}}],"model":"m"}`,
+		`{"id":"x","obfuscation":"abc","service_tier":null,"n":-1.5e3,"t":true,"f":false}`,
+		`{ "x" : { "y" : [ ] } , "id" : 1 , "z" : [ { } ] }`,
+		`{"a\"b":1,"\u0069d":2,"e\\":"\"}"}`,
+		`{"dup":1,"dup":{"k":2}}`,
+	} {
+		t.Run(in, func(t *testing.T) { checkUnknownFields(t, []byte(in)) })
+	}
+	got, _ := unknownFields([]byte(`{"id":"x","extra":{"k":[1]},"model":"m"}`), map[string]bool{"id": true, "model": true})
+	if len(got) != 1 || string(got["extra"]) != `{"k":[1]}` {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func FuzzUnknownFields(f *testing.F) {
+	f.Add([]byte(`{"id":"x","choices":[{"delta":{"content":"hi"}}],"x":{"y":[1,"]"]}}`))
+	f.Add([]byte(`{"a\"b":1,"\u0069d":2}`))
+	f.Fuzz(checkUnknownFields)
+}
+
+func BenchmarkChatChunkUnmarshal(b *testing.B) {
+	in := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}],"obfuscation":"x1"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var c ChatChunk
+		if err := json.Unmarshal(in, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
