@@ -104,6 +104,11 @@ type stream struct {
 	once  sync.Once
 }
 
+// Ready implements llm.ReadyStream.
+func (s *stream) Ready() bool {
+	return s.ended != nil || s.open.first != nil || llm.Ready(s.open.s)
+}
+
 func (s *stream) Next() (*llm.ChatChunk, error) {
 	if s.ended != nil {
 		return nil, s.ended

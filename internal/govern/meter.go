@@ -109,6 +109,9 @@ type meteredStream struct {
 	m *meter
 }
 
+// Ready implements llm.ReadyStream.
+func (s *meteredStream) Ready() bool { return llm.Ready(s.ChatStream) }
+
 func (s *meteredStream) Next() (*llm.ChatChunk, error) {
 	c, err := s.ChatStream.Next()
 	if err != nil {

@@ -17,3 +17,22 @@ type ChatStream interface {
 	// response headers arrived (before the first Next).
 	Upstream() Upstream
 }
+
+// A ReadyStream can tell whether its next chunk has already arrived.
+// Streams that wrap another implement it by asking the one they wrap, and
+// only when their own Next never waits on anything else.
+type ReadyStream interface {
+	ChatStream
+	// Ready reports whether the next call to Next returns without waiting
+	// on the network. Ready itself never waits.
+	Ready() bool
+}
+
+// Ready reports whether s's next chunk has already arrived; false when s
+// cannot tell. A front door writes chunks that arrived together with one
+// flush, and flushes before any Next that may wait, so no chunk is ever
+// held back from the client.
+func Ready(s ChatStream) bool {
+	r, ok := s.(ReadyStream)
+	return ok && r.Ready()
+}

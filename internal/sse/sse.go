@@ -31,14 +31,65 @@ type Event struct {
 type Reader struct {
 	sc   *bufio.Scanner
 	data bytes.Buffer
+	// rest is what the scanner holds beyond the last line it returned:
+	// bytes already received but not yet decoded. Valid until the next Scan.
+	rest []byte
 }
 
 // NewReader returns a Reader of r.
 func NewReader(r io.Reader) *Reader {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 16<<10), MaxEventSize+2)
-	sc.Split(splitLines)
-	return &Reader{sc: sc}
+	rd := &Reader{sc: sc}
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		advance, token, err := splitLines(data, atEOF)
+		rd.rest = data[advance:]
+		return advance, token, err
+	})
+	return rd
+}
+
+// Ready reports whether the next call to Next will return an event from
+// bytes already received, without waiting on the underlying reader. It
+// follows Next's own rules: a blank line ends an event only once a data,
+// event or id field is pending, and comments never do.
+func (r *Reader) Ready() bool {
+	rest := r.rest
+	hasData, hasEvent, hasID := false, false, false
+	for {
+		i := bytes.IndexAny(rest, "\r\n")
+		if i < 0 {
+			return false
+		}
+		line, end := rest[:i], i+1
+		if rest[i] == '\r' {
+			if end == len(rest) {
+				return false // the scanner waits to see whether \n follows
+			}
+			if rest[end] == '\n' {
+				end++
+			}
+		}
+		rest = rest[end:]
+		if len(line) == 0 {
+			if hasData || hasEvent || hasID {
+				return true
+			}
+			continue
+		}
+		field, value, found := bytes.Cut(line, []byte(":"))
+		if found && len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		switch string(field) {
+		case "data":
+			hasData = true
+		case "event":
+			hasEvent = len(value) > 0
+		case "id":
+			hasID = len(value) > 0
+		}
+	}
 }
 
 // Next returns the next event. It returns io.EOF at a clean end of stream;
@@ -151,6 +202,16 @@ func (w *Writer) WriteData(data []byte) error {
 
 // WriteEvent writes one event with an optional `event:` name and flushes it.
 func (w *Writer) WriteEvent(event string, data []byte) error {
+	if err := w.Buffer(event, data); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// Buffer writes one event without flushing it, so that events which
+// arrived together leave in one write. The caller must Flush (or
+// WriteEvent) before it waits for anything, or the client waits too.
+func (w *Writer) Buffer(event string, data []byte) error {
 	w.buf = w.buf[:0]
 	if event != "" {
 		w.buf = append(w.buf, "event: "...)
@@ -160,8 +221,9 @@ func (w *Writer) WriteEvent(event string, data []byte) error {
 	w.buf = append(w.buf, "data: "...)
 	w.buf = append(w.buf, data...)
 	w.buf = append(w.buf, '\n', '\n')
-	if _, err := w.w.Write(w.buf); err != nil {
-		return err
-	}
-	return w.rc.Flush()
+	_, err := w.w.Write(w.buf)
+	return err
 }
+
+// Flush sends what was written to the client.
+func (w *Writer) Flush() error { return w.rc.Flush() }

@@ -116,3 +116,89 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// segmentReader serves its segments one Read at a time, and records a Read
+// made while the test said none was needed.
+type segmentReader struct {
+	segs      [][]byte
+	forbidden bool // set while the Reader claimed to be Ready
+	violated  bool
+}
+
+func (r *segmentReader) Read(p []byte) (int, error) {
+	if r.forbidden {
+		r.violated = true
+	}
+	if len(r.segs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.segs[0])
+	if r.segs[0] = r.segs[0][n:]; len(r.segs[0]) == 0 {
+		r.segs = r.segs[1:]
+	}
+	return n, nil
+}
+
+// readyReads drives Next over in, cut into segments at cuts, and returns
+// how many events came out while Ready said they would, failing the test
+// if Ready ever promised an event that needed another Read.
+func readyReads(t *testing.T, in []byte, cuts []byte) int {
+	t.Helper()
+	var segs [][]byte
+	for _, c := range cuts {
+		if len(in) == 0 {
+			break
+		}
+		n := min(int(c)+1, len(in))
+		segs, in = append(segs, in[:n]), in[n:]
+	}
+	if len(in) > 0 {
+		segs = append(segs, in)
+	}
+	src := &segmentReader{segs: segs}
+	rd := NewReader(src)
+	ready := 0
+	for {
+		src.forbidden = rd.Ready()
+		_, err := rd.Next()
+		if src.violated {
+			t.Fatalf("Ready promised an event, but Next had to read again")
+		}
+		if err != nil {
+			return ready
+		}
+		if src.forbidden {
+			ready++
+		}
+	}
+}
+
+func TestReaderReady(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		cuts      []byte
+		wantReady int
+	}{
+		{"all in one read", "data: a\n\ndata: b\n\ndata: [DONE]\n\n", []byte{255}, 2},
+		{"one event per read", "data: a\n\ndata: b\n\n", []byte{8, 8}, 0},
+		{"event split across reads", "data: a\n\ndata: bb\n\n", []byte{12, 2}, 0},
+		{"comment is not an event", "data: a\n\n: ping\n\ndata: b\n\n", []byte{17, 20}, 0},
+		{"crlf and lone cr", "data: a\r\n\r\nevent: e\r\rdata: c\n\n", []byte{255}, 2},
+		{"cr at the end of a read", "data: a\r\n\r\ndata: b\r", []byte{15, 1}, 0},
+		{"empty event field", "data: a\n\nevent:\n\ndata: b\n\n", []byte{255}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := readyReads(t, []byte(tt.in), tt.cuts); got != tt.wantReady {
+				t.Errorf("%d events came ready, want %d", got, tt.wantReady)
+			}
+		})
+	}
+}
+
+func FuzzReaderReady(f *testing.F) {
+	f.Add([]byte("data: {\"a\":1}\n\ndata: [DONE]\n\n"), []byte{3, 40})
+	f.Add([]byte("event: x\r\ndata: y\r\n\r\n: c\rdata:z\r\r"), []byte{0, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, in, cuts []byte) { readyReads(t, in, cuts) })
+}

@@ -187,6 +187,9 @@ type ttftStream struct {
 	first bool
 }
 
+// Ready implements llm.ReadyStream.
+func (s *ttftStream) Ready() bool { return llm.Ready(s.ChatStream) }
+
 func (s *ttftStream) Next() (*llm.ChatChunk, error) {
 	chunk, err := s.ChatStream.Next()
 	if err == nil && !s.first {

@@ -113,7 +113,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, req *llm.ChatRe
 			h.opts.Logger.ErrorContext(r.Context(), "encoding chunk", "error", err)
 			return
 		}
-		if err := out.WriteData(b); err != nil {
+		// Chunks that arrived together leave in one write; a flush comes
+		// before every Next that may wait, so none is held back.
+		if llm.Ready(s) {
+			err = out.Buffer("", b)
+		} else {
+			err = out.WriteData(b)
+		}
+		if err != nil {
 			return // client gone; the deferred Close cancels upstream
 		}
 	}

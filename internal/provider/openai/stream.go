@@ -85,7 +85,8 @@ type chatStream struct {
 	cfg      StreamConfig
 	events   *sse.Reader
 	upstream llm.Upstream
-	err      error // sticky: once set, Next returns it forever
+	err      error          // sticky: once set, Next returns it forever
+	ready    *llm.ChatChunk // decoded by Ready, returned by the next Next
 	closed   atomic.Bool
 	once     sync.Once
 }
@@ -96,40 +97,61 @@ var doneMarker = []byte("[DONE]")
 // neither (Azure's leading prompt_filter_results chunk, keep-alives) are
 // skipped. io.EOF means the server sent [DONE]; any other end is an error.
 func (s *chatStream) Next() (*llm.ChatChunk, error) {
-	if s.err != nil {
-		return nil, s.err
+	if c := s.ready; c != nil {
+		s.ready = nil
+		return c, nil
 	}
-	for {
-		ev, err := s.events.Next()
-		if err != nil {
-			s.err = s.cutShort(err)
-			return nil, s.err
+	for s.err == nil {
+		if c := s.decode(s.events.Next()); c != nil {
+			return c, nil
 		}
-		data := bytes.TrimSpace(ev.Data)
-		if len(data) == 0 {
-			continue
-		}
-		if bytes.Equal(data, doneMarker) {
-			s.err = io.EOF
-			return nil, io.EOF
-		}
-		chunk := new(llm.ChatChunk)
-		if err := json.Unmarshal(data, chunk); err != nil {
-			s.err = s.badGateway("carried an event that is not a chat chunk: %v", err)
-			return nil, s.err
-		}
-		if raw, ok := chunk.Extra["error"]; ok && !isJSONNull(raw) {
-			s.err = StreamError(s.cfg.Target, data)
-			return nil, s.err
-		}
-		if len(chunk.Choices) == 0 && chunk.Usage == nil {
-			continue
-		}
-		if s.upstream.ModelVersion == "" {
-			s.upstream.ModelVersion = chunk.Model
-		}
-		return chunk, nil
 	}
+	return nil, s.err
+}
+
+// Ready implements llm.ReadyStream: it decodes, without waiting, what has
+// already arrived until it finds the chunk Next will return or the end.
+func (s *chatStream) Ready() bool {
+	for s.ready == nil && s.err == nil {
+		if !s.events.Ready() {
+			return false
+		}
+		s.ready = s.decode(s.events.Next())
+	}
+	return true
+}
+
+// decode turns one event into a chunk, or nil for an event to skip or the
+// stream's end (then s.err is set).
+func (s *chatStream) decode(ev sse.Event, err error) *llm.ChatChunk {
+	if err != nil {
+		s.err = s.cutShort(err)
+		return nil
+	}
+	data := bytes.TrimSpace(ev.Data)
+	if len(data) == 0 {
+		return nil
+	}
+	if bytes.Equal(data, doneMarker) {
+		s.err = io.EOF
+		return nil
+	}
+	chunk := new(llm.ChatChunk)
+	if err := json.Unmarshal(data, chunk); err != nil {
+		s.err = s.badGateway("carried an event that is not a chat chunk: %v", err)
+		return nil
+	}
+	if raw, ok := chunk.Extra["error"]; ok && !isJSONNull(raw) {
+		s.err = StreamError(s.cfg.Target, data)
+		return nil
+	}
+	if len(chunk.Choices) == 0 && chunk.Usage == nil {
+		return nil
+	}
+	if s.upstream.ModelVersion == "" {
+		s.upstream.ModelVersion = chunk.Model
+	}
+	return chunk
 }
 
 func isJSONNull(raw json.RawMessage) bool {
