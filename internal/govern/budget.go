@@ -25,6 +25,7 @@ type Budget struct {
 	prices *Prices
 	tok    *Tokenizer
 	log    *slog.Logger
+	settle *settler // runs settlements; nil runs them inline
 }
 
 // NewBudget returns the stage.
@@ -91,18 +92,22 @@ func (s *Budget) After(ctx context.Context, c *gateway.Call) {
 	if r == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, afterTimeout)
-	defer cancel()
 	cost := s.prices.Cost(c, s.tok)
-	var err error
-	if c.Deployment == nil || (cost == 0 && c.Err != nil) {
-		err = s.mgr.Release(ctx, r)
-	} else {
-		err = s.mgr.Settle(ctx, r, cost)
-	}
-	if err != nil {
-		// The reservation expires by itself; the usage record keeps the
-		// cost for reconciliation.
-		s.log.Warn("govern: budget settle failed", "request", c.Info.ID, "reservation", r.ID(), "cost_micro_usd", cost, "err", err)
-	}
+	release := c.Deployment == nil || (cost == 0 && c.Err != nil)
+	requestID := c.Info.ID
+	s.settle.run(func() {
+		ctx, cancel := context.WithTimeout(ctx, afterTimeout)
+		defer cancel()
+		var err error
+		if release {
+			err = s.mgr.Release(ctx, r)
+		} else {
+			err = s.mgr.Settle(ctx, r, cost)
+		}
+		if err != nil {
+			// The reservation expires by itself; the usage record keeps
+			// the cost for reconciliation.
+			s.log.Warn("govern: budget settle failed", "request", requestID, "reservation", r.ID(), "cost_micro_usd", cost, "err", err)
+		}
+	})
 }

@@ -79,6 +79,7 @@ type Governance struct {
 	usage    *usage.Batcher[store.UsageRecord]
 	chain    *audit.Chain
 	log      *AuditLog
+	settle   *settler
 
 	admission, accounting []gateway.Stage
 
@@ -148,11 +149,15 @@ func New(o Options) (_ *Governance, err error) {
 	g.log = &AuditLog{chain: g.chain, st: o.Store, pub: pub}
 	log.Info("audit chain signing checkpoints", "public_key_id", audit.PublicKeyID(pub), "include_content", o.IncludeContent)
 
+	g.settle = &settler{async: o.Redis != nil}
 	g.rate = NewRateLimit(g.limiter, o.TeamLimits, g.tok, log)
+	g.rate.settle = g.settle
+	bud := NewBudget(g.mgr, g.prices, g.tok, log)
+	bud.settle = g.settle
 	g.admission = []gateway.Stage{g.rate}
 	g.accounting = []gateway.Stage{
 		NewMeter(g.tok),
-		NewBudget(g.mgr, g.prices, g.tok, log),
+		bud,
 		NewUsageRecorder(g.usage, g.prices, g.tok, log),
 		NewAuditRecorder(g.chain, g.prices, g.tok, AuditRecorderOptions{IncludeContent: o.IncludeContent, Logger: log}),
 	}
@@ -236,8 +241,10 @@ func (g *Governance) Problems() map[string]string {
 	return p
 }
 
-// Flush writes every queued usage and audit record.
+// Flush waits for background budget and rate-limit settlements and writes
+// every queued usage and audit record.
 func (g *Governance) Flush(ctx context.Context) error {
+	g.settle.wait()
 	return errors.Join(g.usage.Flush(ctx), g.chain.Flush(ctx))
 }
 
@@ -245,6 +252,7 @@ func (g *Governance) Flush(ctx context.Context) error {
 func (g *Governance) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
 		close(g.stop)
+		g.settle.wait()
 		var errs []error
 		if g.usage != nil {
 			errs = append(errs, g.usage.Close(ctx))

@@ -29,6 +29,7 @@ type RateLimit struct {
 	log     *slog.Logger
 	// degraded is set while a fail-open limiter decides on local counters.
 	degraded atomic.Bool
+	settle   *settler // runs token corrections; nil runs them inline
 }
 
 // Degraded reports whether the last check fell back to this node's own
@@ -114,14 +115,16 @@ func (s *RateLimit) After(ctx context.Context, c *gateway.Call) {
 	if diff == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, afterTimeout)
-	defer cancel()
-	for _, chk := range ch.checks {
-		if chk.Limits.TPM <= 0 {
-			continue
+	s.settle.run(func() {
+		ctx, cancel := context.WithTimeout(ctx, afterTimeout)
+		defer cancel()
+		for _, chk := range ch.checks {
+			if chk.Limits.TPM <= 0 {
+				continue
+			}
+			if err := s.limiter.AddTokens(ctx, chk.Subject, diff); err != nil {
+				s.log.Warn("govern: rate limit token correction lost", "subject", chk.Subject, "tokens", diff, "err", err)
+			}
 		}
-		if err := s.limiter.AddTokens(ctx, chk.Subject, diff); err != nil {
-			s.log.Warn("govern: rate limit token correction lost", "subject", chk.Subject, "tokens", diff, "err", err)
-		}
-	}
+	})
 }
