@@ -418,6 +418,63 @@ func TestSeedAndReconcile(t *testing.T) {
 	}
 }
 
+// slowSpend is a SpendSource whose query takes a while, like a sum over a
+// busy day's usage rows.
+type slowSpend struct {
+	fixedSpend
+	release chan struct{}
+}
+
+func (s *slowSpend) Spent(ctx context.Context, b Budget, from, to time.Time) (int64, error) {
+	<-s.release
+	return s.fixedSpend.Spent(ctx, b, from, to)
+}
+
+// TestSeedOncePerPeriod: requests that all arrive before the first seed
+// finished share its one query, and a caller that gives up does not fail
+// the others.
+func TestSeedOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			src := StaticSource{{ID: "b", Scope: keyA, Period: PeriodMonth, Limit: 1_000_000, Mode: ModeHard}}
+			spend := &slowSpend{release: make(chan struct{})}
+			m := newTestManager(t, be.newStore(t)(), src, newClock(t0), func(o *Options) { o.Spend = spend })
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := m.Reserve(gone, []Scope{keyA}, 1); !errors.Is(err, context.Canceled) {
+				t.Fatalf("a caller that went away got %v; want context.Canceled", err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 50)
+			for range 50 {
+				wg.Go(func() {
+					r, err := m.Reserve(context.Background(), []Scope{keyA}, 1)
+					if err == nil {
+						err = m.Settle(context.Background(), r, 1)
+					}
+					errs <- err
+				})
+			}
+			close(spend.release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := spend.calls.Load(); n != 1 {
+				t.Fatalf("SpendSource called %d times for one period; want once", n)
+			}
+			if s, _ := usage(t, m, keyA); s != 750 {
+				t.Fatalf("spent %d; want 700 seeded + 50 settled", s)
+			}
+		})
+	}
+}
+
 // TestConcurrentNoOverspend: 200 requests race for a nearly spent hard
 // budget; each reserves a maximum and settles a random lower actual cost.
 // Whatever the interleaving, spend must never pass the limit.

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Options configures a Manager.
@@ -52,6 +54,7 @@ type Manager struct {
 	idPrefix string
 	seq      atomic.Uint64
 	seeded   sync.Map // lineKey -> struct{}
+	seeding  singleflight.Group
 
 	alertMu sync.RWMutex
 	alerts  chan Alert // or nil; guarded by alertMu once closed
@@ -215,17 +218,38 @@ func (m *Manager) seed(ctx context.Context, r *Reservation) error {
 			continue
 		}
 		b := Budget{ID: l.BudgetID, Scope: r.meta[i].scope, Period: r.meta[i].period, Limit: l.Limit, Mode: l.Mode}
-		spent, err := m.spend.Spent(ctx, b, l.PeriodStart, l.PeriodEnd)
-		if err != nil {
-			return fmt.Errorf("budget: loading spend of %s: %w", l.BudgetID, err)
+		// Every request that arrives before the first seed finished needs
+		// it: one query serves them all, or a busy gateway that just
+		// started would send the store a sum over the period's usage per
+		// request. The query runs on its own deadline, so that one
+		// caller going away does not fail the others.
+		res := m.seeding.DoChan(fmt.Sprint(k), func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedTimeout)
+			defer cancel()
+			spent, err := m.spend.Spent(ctx, b, l.PeriodStart, l.PeriodEnd)
+			if err != nil {
+				return nil, fmt.Errorf("budget: loading spend of %s: %w", l.BudgetID, err)
+			}
+			if err := m.store.Seed(ctx, l, spent); err != nil {
+				return nil, fmt.Errorf("budget: seeding %s: %w", l.BudgetID, err)
+			}
+			m.seeded.Store(k, struct{}{})
+			return nil, nil
+		})
+		select {
+		case out := <-res:
+			if out.Err != nil {
+				return out.Err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if err := m.store.Seed(ctx, l, spent); err != nil {
-			return fmt.Errorf("budget: seeding %s: %w", l.BudgetID, err)
-		}
-		m.seeded.Store(k, struct{}{})
 	}
 	return nil
 }
+
+// seedTimeout bounds loading a period's spend from the store.
+const seedTimeout = 10 * time.Second
 
 // Settle replaces r's reservation with the actual cost (micro-USD). It is
 // harmless on a nil, released, already settled or expired reservation: an
