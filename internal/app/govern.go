@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,11 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		opt.MaxRetries = 1
+		if !strings.Contains(cfg.Redis.URL, "protocol=") {
+			// RESP2: the counters need no server push, and RESP3's push
+			// handling costs a socket peek on every command.
+			opt.Protocol = 2
+		}
 		rdb = redis.NewClient(opt)
 		g.closers = append(g.closers, rdb.Close)
 	}
