@@ -138,22 +138,28 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, req *llm.ChatRe
 	w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(w)
 	enc := wire.NewEventEncoder("msg_"+strings.TrimPrefix(id, "req_"), req.Model)
+	// The events of one chunk, and of chunks that arrived together, leave
+	// in one write; a flush comes before every Next that may wait, so
+	// none is held back.
 	write := func(evs []wire.Event) bool {
 		for _, ev := range evs {
-			if sw.WriteEvent(ev.Name, ev.Data) != nil {
+			if sw.Buffer(ev.Name, ev.Data) != nil {
 				return false // the client went away; the deferred Close cancels upstream
 			}
 		}
-		return true
+		return llm.Ready(s) || sw.Flush() == nil
 	}
 	for {
 		c, err := s.Next()
 		if errors.Is(err, io.EOF) {
-			write(enc.Finish())
+			if write(enc.Finish()) {
+				_ = sw.Flush()
+			}
 			return
 		}
 		if err != nil {
 			if r.Context().Err() != nil {
+				_ = sw.Flush()
 				return
 			}
 			ev := enc.Error(llm.AsError(err))
