@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/switchyard/switchyard/internal/budget"
 	"github.com/switchyard/switchyard/internal/store"
 )
@@ -25,18 +27,23 @@ func (e *UnavailableError) Error() string { return e.What + " unreachable: " + e
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // StoreBudgets is a budget.Source over the store's budget table with a
-// short cache per scope, since it is asked on every request. When the
-// store is unreachable, the last definitions seen keep applying; a scope
-// never seen is an *UnavailableError.
+// short cache per scope, since it is asked on every request. Only the
+// first request of a scope waits for the store (and requests arriving
+// meanwhile share that one query); afterwards a stale entry keeps
+// applying while one background query refreshes it, so the request path
+// never waits on the database. When the store is unreachable, the last
+// definitions seen keep applying; a scope never seen is an
+// *UnavailableError.
 type StoreBudgets struct {
 	st       store.BudgetStore
 	ttl      time.Duration
 	failOpen bool
 	log      *slog.Logger
 
-	mu    sync.RWMutex
-	cache map[budget.Scope]cachedBudgets // guarded by mu
-	down  atomic.Bool
+	mu      sync.RWMutex
+	cache   map[budget.Scope]cachedBudgets // guarded by mu
+	down    atomic.Bool
+	loading singleflight.Group
 }
 
 type cachedBudgets struct {
@@ -52,39 +59,58 @@ func NewStoreBudgets(st store.BudgetStore, ttl time.Duration, failOpen bool, log
 	return &StoreBudgets{st: st, ttl: ttl, failOpen: failOpen, log: log, cache: map[budget.Scope]cachedBudgets{}}
 }
 
+// loadTimeout bounds one query for a scope's budgets.
+const loadTimeout = 5 * time.Second
+
 // BudgetsFor implements budget.Source.
 func (s *StoreBudgets) BudgetsFor(ctx context.Context, scopes []budget.Scope) ([]budget.Budget, error) {
 	var out []budget.Budget
-	now := time.Now()
 	for _, sc := range scopes {
 		s.mu.RLock()
 		e, ok := s.cache[sc]
 		s.mu.RUnlock()
-		if !ok || now.Sub(e.at) > s.ttl {
-			fresh, err := s.load(ctx, sc)
-			switch {
-			case err == nil:
-				e, ok = cachedBudgets{budgets: fresh, at: now}, true
-				s.mu.Lock()
-				s.cache[sc] = e
-				s.mu.Unlock()
-				if s.down.Swap(false) {
-					s.log.Info("govern: budget store reachable again")
+		switch {
+		case !ok:
+			res := s.refresh(ctx, sc)
+			select {
+			case r := <-res:
+				if r.Err != nil {
+					return nil, &UnavailableError{What: "budget store", FailOpen: s.failOpen, Err: r.Err}
 				}
-			case ctx.Err() != nil:
+				e = r.Val.(cachedBudgets)
+			case <-ctx.Done():
 				return nil, ctx.Err()
-			case ok:
-				if !s.down.Swap(true) {
-					s.log.Warn("govern: budget store unreachable; enforcing the budgets last seen", "err", err)
-				}
-			default:
-				s.down.Store(true)
-				return nil, &UnavailableError{What: "budget store", FailOpen: s.failOpen, Err: err}
 			}
+		case time.Since(e.at) > s.ttl:
+			s.refresh(ctx, sc) // in the background; e applies meanwhile
 		}
 		out = append(out, e.budgets...)
 	}
 	return out, nil
+}
+
+// refresh starts loading sc's budgets, or joins the load under way, and
+// caches the result. It runs on its own deadline: the caller may leave.
+func (s *StoreBudgets) refresh(ctx context.Context, sc budget.Scope) <-chan singleflight.Result {
+	return s.loading.DoChan(string(sc.Kind)+"\x00"+sc.ID, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		fresh, err := s.load(ctx, sc)
+		if err != nil {
+			if !s.down.Swap(true) {
+				s.log.Warn("govern: budget store unreachable; enforcing the budgets last seen", "err", err)
+			}
+			return nil, err
+		}
+		e := cachedBudgets{budgets: fresh, at: time.Now()}
+		s.mu.Lock()
+		s.cache[sc] = e
+		s.mu.Unlock()
+		if s.down.Swap(false) {
+			s.log.Info("govern: budget store reachable again")
+		}
+		return e, nil
+	})
 }
 
 func (s *StoreBudgets) load(ctx context.Context, sc budget.Scope) ([]budget.Budget, error) {
