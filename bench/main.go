@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // benchAdminToken lets the harness give the bench key a budget through
@@ -112,6 +114,15 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
 	dsn := stores.dsn
 	if dsn == "" {
 		dsn = "sqlite://" + dir + "/switchyard.db"
+	}
+	if strings.HasPrefix(dsn, "postgres") {
+		// Each run gets an empty schema of its own: budgets, usage and
+		// audit rows left by earlier runs would make this one slower.
+		var drop func()
+		if dsn, drop, err = freshSchema(dsn, "bench_"+strings.TrimPrefix(filepath.Base(dir), "switchyard-bench")); err != nil {
+			return err
+		}
+		defer drop()
 	}
 	redisBlock := ""
 	if stores.redis != "" {
@@ -293,6 +304,35 @@ func peakRSS(cmd *exec.Cmd) string {
 		}
 	}
 	return "unknown"
+}
+
+// freshSchema creates schema name in the PostgreSQL database of dsn and
+// returns dsn with that schema as its search path, and a func dropping it.
+func freshSchema(dsn, name string) (string, func(), error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to %s: %w", redactDSN(dsn), err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE")
+			_ = c.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
 }
 
 // cpuTime is the user and system CPU time a process has used so far, or
