@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -91,7 +92,9 @@ func authorizer(cfg provider.Config, opts *Options) func(*http.Request) error {
 
 // entraAuth fetches Entra ID tokens with client credentials. The token
 // source caches the token and refreshes it shortly before it expires, so
-// requests do not each pay for a token round trip.
+// requests do not each pay for a token round trip. A request that must
+// wait for a fetch stops waiting when its own context ends (oauth2's
+// Token takes no context); the fetch goes on for the requests after it.
 func entraAuth(cfg provider.Config, opts *Options) func(*http.Request) error {
 	cc := &clientcredentials.Config{
 		ClientID:     opts.ClientID,
@@ -103,14 +106,36 @@ func entraAuth(cfg provider.Config, opts *Options) func(*http.Request) error {
 	// context carrying the shared HTTP client.
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient)
 	source := cc.TokenSource(ctx)
+	var last atomic.Pointer[oauth2.Token]
 	deployment := cfg.Deployment.Name
 	return func(req *http.Request) error {
-		tok, err := source.Token()
-		if err != nil {
-			cfg.Logger.Warn("entra token request failed", "provider", Name, "deployment", deployment, "error", redactTokenError(err))
-			return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeAPI, Code: "upstream_auth_failed", Upstream: true,
-				Message: fmt.Sprintf("deployment %s could not get an Entra ID token for azure (%s); the client's key was fine, check the deployment's tenant_id, client_id and client_secret",
-					deployment, redactTokenError(err))}
+		tok := last.Load()
+		if !tok.Valid() { // Valid is false for nil and near expiry
+			type fetched struct {
+				tok *oauth2.Token
+				err error
+			}
+			done := make(chan fetched, 1)
+			go func() {
+				t, err := source.Token()
+				if err == nil {
+					last.Store(t)
+				}
+				done <- fetched{t, err}
+			}()
+			var f fetched
+			select {
+			case f = <-done:
+			case <-req.Context().Done():
+				return req.Context().Err()
+			}
+			if f.err != nil {
+				cfg.Logger.Warn("entra token request failed", "provider", Name, "deployment", deployment, "error", redactTokenError(f.err))
+				return &llm.Error{Status: http.StatusBadGateway, Type: llm.TypeAPI, Code: "upstream_auth_failed", Upstream: true,
+					Message: fmt.Sprintf("deployment %s could not get an Entra ID token for azure (%s); the client's key was fine, check the deployment's tenant_id, client_id and client_secret",
+						deployment, redactTokenError(f.err))}
+			}
+			tok = f.tok
 		}
 		req.Header.Del("Api-Key")
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,5 +346,51 @@ func TestGoldenRequests(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEntraFetchHonoursTheRequest: a request stuck behind a slow token
+// endpoint gives up when its own context ends; the fetch goes on and
+// serves the requests after it.
+func TestEntraFetchHonoursTheRequest(t *testing.T) {
+	f := newFixture(t)
+	gate := make(chan struct{})
+	var fetches atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		<-gate
+		f.fake.ServeHTTP(w, r) // the simulator's own token endpoint answers
+	}))
+	defer slow.Close()
+	p := f.provider(t, azure.Options{TenantID: tenant, ClientID: client, ClientSecret: secret,
+		TokenURL: slow.URL + "/" + tenant + "/oauth2/v2.0/token"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.ChatCompletion(ctx, chat("hello"))
+	select {
+	case <-gate:
+		t.Fatal("gate closed early")
+	default:
+	}
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) && llm.AsError(err).Status != http.StatusGatewayTimeout {
+		t.Fatalf("request behind a stuck token fetch: %v; want its deadline", err)
+	}
+	if n := len(f.eng.Recorder().Requests()); n != 0 {
+		t.Fatalf("%d requests reached the deployment without a token", n)
+	}
+
+	close(gate)
+	if _, err := p.ChatCompletion(context.Background(), chat("hello")); err != nil {
+		t.Fatalf("after the token endpoint answered: %v", err)
+	}
+	if n := fetches.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d token fetches; want the stuck one (and at most one more)", n)
+	}
+	if _, err := p.ChatCompletion(context.Background(), chat("again")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.fake.TokensIssued(); n != int(fetches.Load()) {
+		t.Fatalf("%d tokens issued for %d fetches; the cached token was not reused", n, fetches.Load())
 	}
 }
