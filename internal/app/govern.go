@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,7 +49,7 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		opt.MaxRetries = 1
-		if !strings.Contains(cfg.Redis.URL, "protocol=") {
+		if opt.Protocol == 0 { // the URL did not choose
 			// RESP2: the counters need no server push, and RESP3's push
 			// handling costs a socket peek on every command.
 			opt.Protocol = 2

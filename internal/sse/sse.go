@@ -57,31 +57,19 @@ func (r *Reader) Ready() bool {
 	rest := r.rest
 	hasData, hasEvent, hasID := false, false, false
 	for {
-		i := bytes.IndexAny(rest, "\r\n")
-		if i < 0 {
+		advance, line, _ := splitLines(rest, false) // 0: no whole line yet
+		if advance == 0 {
 			return false
 		}
-		line, end := rest[:i], i+1
-		if rest[i] == '\r' {
-			if end == len(rest) {
-				return false // the scanner waits to see whether \n follows
-			}
-			if rest[end] == '\n' {
-				end++
-			}
-		}
-		rest = rest[end:]
+		rest = rest[advance:]
 		if len(line) == 0 {
 			if hasData || hasEvent || hasID {
 				return true
 			}
 			continue
 		}
-		field, value, found := bytes.Cut(line, []byte(":"))
-		if found && len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		switch string(field) {
+		name, value := field(line)
+		switch string(name) {
 		case "data":
 			hasData = true
 		case "event":
@@ -126,11 +114,8 @@ func (r *Reader) Next() (Event, error) {
 		if line[0] == ':' {
 			continue // comment
 		}
-		field, value, found := bytes.Cut(line, []byte(":"))
-		if found && len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		switch string(field) {
+		name, value := field(line)
+		switch string(name) {
 		case "data":
 			if hasData {
 				r.data.WriteByte('\n')
@@ -146,6 +131,16 @@ func (r *Reader) Next() (Event, error) {
 			ev.ID = string(value)
 		}
 	}
+}
+
+// field splits a line into its field name and value, dropping the one
+// space that may follow the colon.
+func field(line []byte) (name, value []byte) {
+	name, value, found := bytes.Cut(line, []byte(":"))
+	if found && len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	return name, value
 }
 
 // splitLines splits on the three line ends the SSE format allows: \n,

@@ -159,7 +159,6 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, req *llm.ChatRe
 		}
 		if err != nil {
 			if r.Context().Err() != nil {
-				_ = sw.Flush()
 				return
 			}
 			ev := enc.Error(llm.AsError(err))

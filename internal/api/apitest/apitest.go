@@ -1,13 +1,14 @@
-// Package apitest holds fakes for testing the front doors' streaming: a
-// response recorder that knows what it flushed, and a scripted stream that
-// fails the test when a front door waits on the network with a chunk
-// written but not flushed.
+// Package apitest tests the front doors' streaming: a response recorder
+// that knows what it flushed, a scripted stream that fails the test when a
+// front door waits on the network with a chunk written but not flushed,
+// and CheckFlushes, which drives a front door through both.
 package apitest
 
 import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -98,12 +99,38 @@ func (b StreamBackend) Embeddings(context.Context, *llm.EmbeddingRequest) (*llm.
 // Models implements api.Backend.
 func (b StreamBackend) Models(context.Context) []string { return nil }
 
-// FlushCases are arrival patterns every front door is tested with.
-var FlushCases = []struct {
-	Name    string
-	Arrived []bool
-}{
-	{"each chunk arrives alone", []bool{false, false, false, false}},
-	{"all arrive together", []bool{false, true, true, true}},
-	{"two bursts", []bool{false, true, false, true, true}},
+// CheckFlushes drives the front door serve (a new one per case, over the
+// stream it is given) with one streamed request (body, to path) for each
+// arrival pattern, and checks that every chunk was written (chunkMarker
+// counts them), that the answer ended with endMarker, everything flushed,
+// and that each burst of chunks that arrived together took one flush. The
+// scripted stream fails the test if a chunk is left unflushed across a
+// wait.
+func CheckFlushes(t *testing.T, serve func(llm.ChatStream) http.Handler, path, body, chunkMarker, endMarker string) {
+	t.Helper()
+	for _, tt := range []struct {
+		name    string
+		arrived []bool
+		flushes int // one per burst: the end always arrives with the last chunk
+	}{
+		{"each chunk arrives alone", []bool{false, false, false, false}, 4},
+		{"all arrive together", []bool{false, true, true, true}, 1},
+		{"two bursts", []bool{false, true, false, true, true}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := NewFlushRecorder()
+			h := serve(&ScriptedStream{T: t, Rec: rec, Arrived: tt.arrived})
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+			got := rec.Body.String()
+			if n := strings.Count(got, chunkMarker); n != len(tt.arrived) {
+				t.Fatalf("%d chunks written, want %d:\n%s", n, len(tt.arrived), got)
+			}
+			if !strings.HasSuffix(got, endMarker) || rec.Flushed != rec.Written {
+				t.Fatalf("the stream did not end flushed with %q:\n%s", endMarker, got)
+			}
+			if rec.Flushes != tt.flushes {
+				t.Errorf("%d flushes, want %d", rec.Flushes, tt.flushes)
+			}
+		})
+	}
 }
