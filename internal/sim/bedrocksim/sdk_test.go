@@ -47,9 +47,35 @@ func sdkClient(srv *httptest.Server, akid, secret string) *bedrockruntime.Client
 		Region:           testRegion,
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		HTTPClient:       srv.Client(),
+		HTTPClient:       &http.Client{Transport: inMemoryBodies{srv.Client().Transport}},
 		RetryMaxAttempts: 1,
 	})
+}
+
+// inMemoryBodies hands the transport a copy of each request body held in
+// memory. smithy-go closes the SDK's request body as soon as the response
+// headers arrive, but net/http may still be reading that body: after writing
+// Content-Length bytes (sent straight to the socket) it reads once more to
+// check for extra bytes. When the server answers before that read, the read
+// fails, the transport closes the connection and the event stream being
+// decoded dies with "use of closed network connection". A simulator on
+// loopback under CI load answers that fast often enough to fail a run in
+// three. net/http writes an in-memory body with the headers in one flush and
+// its extra read cannot fail, so the race cannot happen.
+type inMemoryBodies struct{ next http.RoundTripper }
+
+func (t inMemoryBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		raw, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		r.ContentLength = int64(len(raw))
+	}
+	return t.next.RoundTrip(r)
 }
 
 func userText(s string) types.Message {
