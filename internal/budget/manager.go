@@ -224,6 +224,12 @@ func (m *Manager) seed(ctx context.Context, r *Reservation) error {
 		// request. The query runs on its own deadline, so that one
 		// caller going away does not fail the others.
 		res := m.seeding.DoChan(fmt.Sprint(k), func() (any, error) {
+			// A caller that saw the period unseeded just before the last
+			// flight finished starts a new one; that flight has nothing
+			// left to do.
+			if _, ok := m.seeded.Load(k); ok {
+				return nil, nil
+			}
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedTimeout)
 			defer cancel()
 			spent, err := m.spend.Spent(ctx, b, l.PeriodStart, l.PeriodEnd)
