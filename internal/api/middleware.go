@@ -63,17 +63,21 @@ func PresentedKey(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("Api-Key"))
 }
 
-// RequestID gives every request an id: the client's X-Request-Id when it
-// is short and plain, else a fresh one. It is set on the response at once,
-// so that every answer, errors included, carries it.
+// RequestID gives every request a fresh id of the gateway's own, set on
+// the response at once so that every answer, errors included, carries it.
+// The id keys the request's usage and audit records, so a client must not
+// choose it: a repeated client id would merge records and let a caller
+// erase its own trail. A client's X-Request-Id, when short and plain, is
+// kept on log lines as client_request_id to correlate with its traces.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !plainID(id) {
-			id = NewRequestID()
-		}
+		id := NewRequestID()
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+		ctx := logging.WithRequestID(r.Context(), id)
+		if client := r.Header.Get("X-Request-Id"); plainID(client) {
+			ctx = logging.WithClientRequestID(ctx, client)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

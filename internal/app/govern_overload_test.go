@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,5 +94,55 @@ func TestWritersUnderOverload(t *testing.T) {
 	}
 	if len(perRequest) != n {
 		t.Errorf("%d audit records for %d requests", len(perRequest), n)
+	}
+}
+
+// TestClientRequestIDCannotMergeRecords: usage and audit records are keyed
+// by the request id, and both stores drop a record whose id they already
+// hold (so that replays never double-count). A client that sends the same
+// X-Request-Id on every call must still get one usage and one audit
+// record per call, or it could erase its own trail.
+func TestClientRequestIDCannotMergeRecords(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	ids := seedStore(t, dsn, []seedKey{{secret: plainKey}})
+	e := startGov(t, nil, govSetup{dsn: dsn})
+	const n = 3
+	answered := map[string]bool{}
+	for range n {
+		status, hdr, body := e.do(http.MethodPost, "/v1/chat/completions", plainKey, govChat, "X-Request-Id", "same-every-time")
+		if status != 200 {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		answered[hdr.Get("X-Request-Id")] = true
+	}
+	if len(answered) != n || answered["same-every-time"] {
+		t.Errorf("response ids %v; want %d ids of the gateway's own", answered, n)
+	}
+	e.close()
+
+	st := openStore(t, dsn)
+	ctx := context.Background()
+	groups, err := st.SumUsage(ctx, store.UsageQuery{GroupBy: store.GroupByKey, KeyID: ids[plainKey], From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Requests != n {
+		t.Errorf("usage: %+v; want %d requests", groups, n)
+	}
+	recs, err := st.AuditRecords(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, r := range recs {
+		if r.Action == "chat.completion" {
+			calls++
+		}
+	}
+	if calls != n {
+		t.Errorf("%d chat.completion audit records for %d calls", calls, n)
+	}
+	if !strings.Contains(e.logs.String(), `"client_request_id":"same-every-time"`) {
+		t.Error("the client's id is on no log line")
 	}
 }

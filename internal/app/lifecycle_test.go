@@ -89,8 +89,8 @@ func TestLogsCarryRequestIDAndNoSecrets(t *testing.T) {
 	e.fleet.Clouds["openai"].Engine.SetFaults(&sim.Faults{ErrorRate: 1, ErrorStatus: 500})
 	e.do(http.MethodPost, "/v1/chat/completions", testKey, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, "X-Request-Id", "trace-abc-123")
 	logs := e.logs.String()
-	if !strings.Contains(logs, `"request_id":"trace-abc-123"`) {
-		t.Errorf("no line carries the request id:\n%s", logs)
+	if !strings.Contains(logs, `"client_request_id":"trace-abc-123"`) {
+		t.Errorf("no line carries the client's request id:\n%s", logs)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var m map[string]any

@@ -11,7 +11,10 @@ import (
 	"strings"
 )
 
-type requestIDKey struct{}
+type (
+	requestIDKey       struct{}
+	clientRequestIDKey struct{}
+)
 
 // WithRequestID returns ctx carrying the request id for log lines.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -24,6 +27,12 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// WithClientRequestID returns ctx carrying the id the client sent for its
+// request, logged beside the gateway's own.
+func WithClientRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientRequestIDKey{}, id)
+}
+
 // New returns a JSON logger writing to w at level ("debug", "info",
 // "warn", "error").
 func New(w io.Writer, level string) *slog.Logger {
@@ -33,12 +42,15 @@ func New(w io.Writer, level string) *slog.Logger {
 	return slog.New(contextHandler{h})
 }
 
-// contextHandler adds the request id from the record's context.
+// contextHandler adds the request ids from the record's context.
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if id, _ := ctx.Value(clientRequestIDKey{}).(string); id != "" {
+		r.AddAttrs(slog.String("client_request_id", id))
 	}
 	return h.Handler.Handle(ctx, r)
 }
