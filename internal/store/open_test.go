@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/internal/store"
 )
@@ -60,5 +62,33 @@ func TestOpenSQLitePathsWithURICharacters(t *testing.T) {
 				t.Errorf("reopening %q lost its key: %v", pathA, err)
 			}
 		})
+	}
+}
+
+// TestNewIDLeadsWithTheTime: ids made later sort later, by their time part,
+// and ids made in the same millisecond still differ.
+func TestNewIDLeadsWithTheTime(t *testing.T) {
+	const n = 20_000
+	seen := make(map[string]bool, n)
+	prev := ""
+	for range n {
+		id := store.NewID("aud")
+		if len(id) != len("aud_")+20 || strings.Trim(id[4:], "234567abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Fatalf("malformed id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+		if id[:14] < prev {
+			t.Fatalf("time part went back: %q after %q", id[:14], prev)
+		}
+		prev = id[:14]
+	}
+	first, last := store.NewID("x"), ""
+	time.Sleep(2 * time.Millisecond)
+	last = store.NewID("x")
+	if !(first < last) {
+		t.Errorf("%q made 2 ms before %q sorts after it", first, last)
 	}
 }
