@@ -8,7 +8,7 @@ export SWITCHYARD_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 RACE_PKGS = ./internal/gateway/... ./internal/route/... ./internal/budget/... ./internal/ratelimit/... \
             ./internal/usage/... ./internal/audit/... ./internal/auth/... ./internal/sse/... \
             ./internal/server/... ./internal/app/... ./internal/sim/... ./internal/govern/... \
-            ./internal/approval/... ./internal/mcpgw/... ./internal/telemetry/... ./internal/guard/...
+            ./internal/approval/... ./internal/mcpgw/... ./internal/telemetry/... ./internal/guard/... ./internal/redisbatch/...
 
 FUZZTIME ?= 4s
 

@@ -95,7 +95,7 @@ func (s *Budget) After(ctx context.Context, c *gateway.Call) {
 	cost := s.prices.Cost(c, s.tok)
 	release := c.Deployment == nil || (cost == 0 && c.Err != nil)
 	requestID := c.Info.ID
-	s.settle.run(func() {
+	s.settle.run(ctx, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, afterTimeout)
 		defer cancel()
 		var err error

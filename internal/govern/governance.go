@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/pricing"
 	"github.com/switchyard/switchyard/internal/ratelimit"
+	"github.com/switchyard/switchyard/internal/redisbatch"
 	"github.com/switchyard/switchyard/internal/route"
 	"github.com/switchyard/switchyard/internal/store"
 	"github.com/switchyard/switchyard/internal/usage"
@@ -30,7 +31,8 @@ type Options struct {
 	// or spend cannot be read; false refuses them with 503.
 	StoreFailOpen bool
 	// Redis shares rate-limit and budget counters between replicas; nil
-	// keeps them in this process.
+	// keeps them in this process. New installs a redisbatch hook on it
+	// for the settlements that run after each call.
 	Redis redis.UniversalClient
 	// RedisPrefix starts every counter key. Default "switchyard:".
 	RedisPrefix string
@@ -80,6 +82,7 @@ type Governance struct {
 	chain    *audit.Chain
 	log      *AuditLog
 	settle   *settler
+	batch    *redisbatch.Batcher // nil without Redis
 
 	admission, accounting []gateway.Stage
 
@@ -118,6 +121,7 @@ func New(o Options) (_ *Governance, err error) {
 
 	var counters budget.Store = budget.NewMemoryStore()
 	if o.Redis != nil {
+		g.batch = redisbatch.New(o.Redis, redisbatch.Options{})
 		mode := ratelimit.FailClosed
 		if o.RedisFailOpen {
 			mode = ratelimit.FailOpen
@@ -253,6 +257,9 @@ func (g *Governance) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
 		close(g.stop)
 		g.settle.wait()
+		if g.batch != nil {
+			g.batch.Close()
+		}
 		var errs []error
 		if g.usage != nil {
 			errs = append(errs, g.usage.Close(ctx))

@@ -115,7 +115,7 @@ func (s *RateLimit) After(ctx context.Context, c *gateway.Call) {
 	if diff == 0 {
 		return
 	}
-	s.settle.run(func() {
+	s.settle.run(ctx, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, afterTimeout)
 		defer cancel()
 		for _, chk := range ch.checks {

@@ -1,6 +1,7 @@
 package govern
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestSettler(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
-			tt.s.run(func() { ran = true })
+			tt.s.run(context.Background(), func(context.Context) { ran = true })
 			if !ran {
 				t.Fatal("run returned before f ran")
 			}
@@ -27,7 +28,7 @@ func TestSettler(t *testing.T) {
 		s := &settler{async: true}
 		release := make(chan struct{})
 		var done atomic.Bool
-		s.run(func() {
+		s.run(context.Background(), func(context.Context) {
 			<-release
 			done.Store(true)
 		})
