@@ -65,12 +65,16 @@ func (h *handler) createTeam(w http.ResponseWriter, r *http.Request, c *call) er
 	if in.Name == "" {
 		return invalid("name", "name is required")
 	}
+	if err := validateLimits(in.RPM, in.TPM); err != nil {
+		return err
+	}
 	if err := h.requireOrg(r, in.OrgID); err != nil {
 		return err
 	}
 	t, err := h.opts.Store.CreateTeam(r.Context(), store.Team{
 		ID: in.ID, OrgID: in.OrgID, Name: in.Name,
 		AllowedModels: in.AllowedModels, AllowedRegions: in.AllowedRegions, AllowedProviders: in.AllowedProviders,
+		RPM: in.RPM, TPM: in.TPM,
 	})
 	if err != nil {
 		return storeError(err, "team "+in.ID)
@@ -123,6 +127,11 @@ func (h *handler) updateTeam(w http.ResponseWriter, r *http.Request, c *call) er
 	setIf(&t.AllowedModels, in.AllowedModels)
 	setIf(&t.AllowedRegions, in.AllowedRegions)
 	setIf(&t.AllowedProviders, in.AllowedProviders)
+	setIf(&t.RPM, in.RPM)
+	setIf(&t.TPM, in.TPM)
+	if err := validateLimits(t.RPM, t.TPM); err != nil {
+		return err
+	}
 	t, err = h.opts.Store.UpdateTeam(r.Context(), t)
 	if err != nil {
 		return storeError(err, "team "+id)

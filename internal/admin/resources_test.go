@@ -27,7 +27,7 @@ func TestDirectoryCRUD(t *testing.T) {
 
 	var team store.Team
 	e.must(http.StatusCreated, bootstrap, "POST", "/admin/v1/teams",
-		adminv1.TeamCreate{OrgID: org.ID, Name: "ML", AllowedModels: []string{"gpt-4o"}}).decode(t, &team)
+		adminv1.TeamCreate{OrgID: org.ID, Name: "ML", AllowedModels: []string{"gpt-4o"}, RPM: 100}).decode(t, &team)
 	var teams adminv1.List[store.Team]
 	e.must(http.StatusOK, bootstrap, "GET", "/admin/v1/teams?org="+org.ID, nil).decode(t, &teams)
 	if len(teams.Data) != 1 || teams.Data[0].ID != team.ID {
@@ -35,13 +35,19 @@ func TestDirectoryCRUD(t *testing.T) {
 	}
 	name := "Machine Learning"
 	regions := []string{"eu-*"}
+	tpm := 50_000
 	var updated store.Team
 	e.must(http.StatusOK, bootstrap, "PATCH", "/admin/v1/teams/"+team.ID,
-		adminv1.TeamUpdate{Name: &name, AllowedRegions: &regions}).decode(t, &updated)
+		adminv1.TeamUpdate{Name: &name, AllowedRegions: &regions, TPM: &tpm}).decode(t, &updated)
 	var got store.Team
 	e.must(http.StatusOK, bootstrap, "GET", "/admin/v1/teams/"+team.ID, nil).decode(t, &got)
-	if got.Name != name || len(got.AllowedRegions) != 1 || len(got.AllowedModels) != 1 {
-		t.Errorf("team after patch = %+v; want new name and regions, models kept", got)
+	if got.Name != name || len(got.AllowedRegions) != 1 || len(got.AllowedModels) != 1 || got.RPM != 100 || got.TPM != tpm {
+		t.Errorf("team after patch = %+v; want new name, regions and tpm, models and rpm kept", got)
+	}
+	negative := -1
+	er := e.must(http.StatusBadRequest, bootstrap, "PATCH", "/admin/v1/teams/"+team.ID, adminv1.TeamUpdate{RPM: &negative}).apiErr(t)
+	if er.Param != "rpm" {
+		t.Errorf("negative rpm in a patch: param %q (%s); want rpm", er.Param, er.Message)
 	}
 	e.must(http.StatusNotFound, bootstrap, "GET", "/admin/v1/teams/team_nope", nil)
 	e.must(http.StatusNotFound, bootstrap, "PATCH", "/admin/v1/teams/team_nope", adminv1.TeamUpdate{Name: &name})
@@ -49,7 +55,7 @@ func TestDirectoryCRUD(t *testing.T) {
 	var u store.User
 	e.must(http.StatusCreated, bootstrap, "POST", "/admin/v1/users",
 		adminv1.UserCreate{OrgID: org.ID, Email: "ada@example.com", Role: adminv1.RoleAuditor}).decode(t, &u)
-	er := e.must(http.StatusConflict, bootstrap, "POST", "/admin/v1/users",
+	er = e.must(http.StatusConflict, bootstrap, "POST", "/admin/v1/users",
 		adminv1.UserCreate{OrgID: org.ID, Email: "ada@example.com", Role: adminv1.RoleAdmin}).apiErr(t)
 	if !strings.Contains(er.Message, "ada@example.com") || strings.Contains(er.Message, "UNIQUE") {
 		t.Errorf("duplicate user message = %q; want the email and no driver text", er.Message)
@@ -73,6 +79,7 @@ func TestDirectoryRejects(t *testing.T) {
 		{"team without org", "/admin/v1/teams", adminv1.TeamCreate{Name: "x"}, "org_id"},
 		{"team in unknown org", "/admin/v1/teams", adminv1.TeamCreate{Name: "x", OrgID: "org_zzz"}, "org_id"},
 		{"team without name", "/admin/v1/teams", adminv1.TeamCreate{OrgID: f.org.ID}, "name"},
+		{"team with negative tpm", "/admin/v1/teams", adminv1.TeamCreate{OrgID: f.org.ID, Name: "x", TPM: -5}, "tpm"},
 		{"user with bad email", "/admin/v1/users", adminv1.UserCreate{OrgID: f.org.ID, Email: "nope", Role: "admin"}, "email"},
 		{"user with bad role", "/admin/v1/users", adminv1.UserCreate{OrgID: f.org.ID, Email: "a@b.c", Role: "root"}, "role"},
 	}

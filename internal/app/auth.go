@@ -36,7 +36,7 @@ func (a keyAuth) Authenticate(ctx context.Context, secret string) (*gateway.Call
 		AllowedRegions:   narrow(p.AllowedRegions, p.TeamAllowedRegions),
 		AllowedProviders: narrow(p.AllowedProviders, p.TeamAllowedProviders),
 		RequireZDR:       p.RequireZDR, AllowRouteOverride: p.AllowRouteOverride,
-		RPM: p.RPM, TPM: p.TPM, Metadata: p.Metadata,
+		RPM: p.RPM, TPM: p.TPM, TeamRPM: p.TeamRPM, TeamTPM: p.TeamTPM, Metadata: p.Metadata,
 	}, nil
 }
 

@@ -28,6 +28,9 @@ type Principal struct {
 	TeamAllowedModels    []string
 	TeamAllowedRegions   []string
 	TeamAllowedProviders []string
+	// TeamRPM and TeamTPM are the team's limits, shared by all its keys;
+	// 0 means none.
+	TeamRPM, TeamTPM int
 }
 
 func newPrincipal(k store.Key, team store.Team) *Principal {
@@ -37,7 +40,7 @@ func newPrincipal(k store.Key, team store.Team) *Principal {
 		RequireZDR: k.RequireZDR, AllowRouteOverride: k.AllowRouteOverride, RPM: k.RPM, TPM: k.TPM,
 		Metadata:          k.Metadata,
 		TeamAllowedModels: team.AllowedModels, TeamAllowedRegions: team.AllowedRegions,
-		TeamAllowedProviders: team.AllowedProviders,
+		TeamAllowedProviders: team.AllowedProviders, TeamRPM: team.RPM, TeamTPM: team.TPM,
 	}
 }
 

@@ -129,14 +129,18 @@ func keyState(k store.Key, now time.Time) string {
 	return "active"
 }
 
+// limits shows a key's or team's rate limits, "-" when it has none.
+func limits(rpm, tpm int) string {
+	if rpm <= 0 && tpm <= 0 {
+		return "-"
+	}
+	return strconv.Itoa(rpm) + " rpm / " + strconv.Itoa(tpm) + " tpm"
+}
+
 func keyTable(w io.Writer, keys []store.Key, now time.Time) error {
 	rows := make([][]string, 0, len(keys))
 	for _, k := range keys {
-		limit := "-"
-		if k.RPM > 0 || k.TPM > 0 {
-			limit = strconv.Itoa(k.RPM) + " rpm / " + strconv.Itoa(k.TPM) + " tpm"
-		}
-		rows = append(rows, []string{k.ID, orDash(k.Name), k.Prefix + "…", orDash(k.TeamID), keyState(k, now), limit, stamp(k.CreatedAt)})
+		rows = append(rows, []string{k.ID, orDash(k.Name), k.Prefix + "…", orDash(k.TeamID), keyState(k, now), limits(k.RPM, k.TPM), stamp(k.CreatedAt)})
 	}
 	return table(w, []string{"ID", "NAME", "PREFIX", "TEAM", "STATE", "LIMITS", "CREATED"}, rows)
 }

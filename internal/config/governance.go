@@ -75,7 +75,9 @@ type AuditConfig struct {
 type RateLimitsConfig struct {
 	// Teams maps a team id to the requests and tokens per minute all of
 	// its keys share, e.g. {team_abc: {rpm: 600, tpm: 200000}}. A request
-	// must fit both its key's limits and its team's. Default: none.
+	// must fit both its key's limits and its team's. Teams can also carry
+	// limits on their record (admin API, `switchyard teams update --rpm`);
+	// where both set one, the tighter applies. Default: none.
 	Teams map[string]ratelimit.Limits `yaml:"teams"`
 }
 

@@ -40,7 +40,10 @@ type Caller struct {
 	AllowRouteOverride bool
 	// RPM and TPM are the caller's own rate limits; 0 means none.
 	RPM, TPM int
-	Metadata map[string]string
+	// TeamRPM and TeamTPM are the limits its team's keys share, as the
+	// team's record in the store sets them; 0 means none.
+	TeamRPM, TeamTPM int
+	Metadata         map[string]string
 }
 
 // AllowsModel reports whether the caller may use alias.

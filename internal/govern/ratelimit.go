@@ -68,7 +68,7 @@ func (s *RateLimit) Before(ctx context.Context, c *gateway.Call) error {
 	if caller.RPM > 0 || caller.TPM > 0 {
 		checks = append(checks, ratelimit.Check{Subject: "key:" + caller.KeyID, Limits: ratelimit.Limits{RPM: caller.RPM, TPM: caller.TPM}})
 	}
-	if l, ok := s.teams[caller.TeamID]; ok && caller.TeamID != "" && (l.RPM > 0 || l.TPM > 0) {
+	if l := s.teamLimits(caller); caller.TeamID != "" && (l.RPM > 0 || l.TPM > 0) {
 		checks = append(checks, ratelimit.Check{Subject: "team:" + caller.TeamID, Limits: l})
 	}
 	if len(checks) == 0 {
@@ -86,6 +86,25 @@ func (s *RateLimit) Before(ctx context.Context, c *gateway.Call) error {
 	}
 	c.Set(keyRateLimit, &rateCharge{checks: checks, tokens: tokens})
 	return nil
+}
+
+// teamLimits are the limits the caller's team shares: those of its record
+// in the store and those of the config file, the tighter of each where
+// both set one.
+func (s *RateLimit) teamLimits(caller *gateway.Caller) ratelimit.Limits {
+	cfg := s.teams[caller.TeamID]
+	return ratelimit.Limits{RPM: tighter(cfg.RPM, caller.TeamRPM), TPM: tighter(cfg.TPM, caller.TeamTPM)}
+}
+
+// tighter returns the smaller of two limits where 0 means none.
+func tighter(a, b int) int {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }
 
 func limiterError(ctx context.Context, err error) error {

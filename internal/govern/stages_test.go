@@ -33,6 +33,9 @@ func TestRateLimitStage(t *testing.T) {
 	}{
 		{"key", &gateway.Caller{KeyID: "k1", RPM: 2}, nil, "2"},
 		{"team tighter than key", &gateway.Caller{KeyID: "k1", TeamID: "t1", RPM: 5}, map[string]ratelimit.Limits{"t1": {RPM: 2}}, "2"},
+		{"team limit from the store", &gateway.Caller{KeyID: "k1", TeamID: "t1", TeamRPM: 2}, nil, "2"},
+		{"store tighter than config", &gateway.Caller{KeyID: "k1", TeamID: "t1", TeamRPM: 2}, map[string]ratelimit.Limits{"t1": {RPM: 9}}, "2"},
+		{"config tighter than store", &gateway.Caller{KeyID: "k1", TeamID: "t1", TeamRPM: 9}, map[string]ratelimit.Limits{"t1": {RPM: 2}}, "2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

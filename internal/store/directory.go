@@ -47,13 +47,13 @@ func (s *sqlStore) ListOrgs(ctx context.Context) ([]Org, error) {
 	return out, mapErr(rows.Err(), "store: list orgs")
 }
 
-const teamColumns = `id, org_id, name, allowed_models, allowed_regions, allowed_providers, created_at`
+const teamColumns = `id, org_id, name, allowed_models, allowed_regions, allowed_providers, rpm, tpm, created_at`
 
 func scanTeam(sc scanner) (Team, error) {
 	var t Team
 	var models, regions, provs string
 	var created int64
-	if err := sc.Scan(&t.ID, &t.OrgID, &t.Name, &models, &regions, &provs, &created); err != nil {
+	if err := sc.Scan(&t.ID, &t.OrgID, &t.Name, &models, &regions, &provs, &t.RPM, &t.TPM, &created); err != nil {
 		return Team{}, err
 	}
 	var err error
@@ -76,9 +76,9 @@ func (s *sqlStore) CreateTeam(ctx context.Context, t Team) (Team, error) {
 		t.ID = NewID("team")
 	}
 	t.CreatedAt = orNow(t.CreatedAt)
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.ID, t.OrgID, t.Name, encList(t.AllowedModels), encList(t.AllowedRegions), encList(t.AllowedProviders),
-		micros(t.CreatedAt))
+		t.RPM, t.TPM, micros(t.CreatedAt))
 	return t, mapErr(err, "store: create team")
 }
 
@@ -114,8 +114,8 @@ func (s *sqlStore) ListTeams(ctx context.Context, orgID string) ([]Team, error) 
 // UpdateTeam implements DirectoryStore.
 func (s *sqlStore) UpdateTeam(ctx context.Context, t Team) (Team, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE teams SET name = ?, allowed_models = ?, allowed_regions = ?,
-		allowed_providers = ? WHERE id = ?`),
-		t.Name, encList(t.AllowedModels), encList(t.AllowedRegions), encList(t.AllowedProviders), t.ID)
+		allowed_providers = ?, rpm = ?, tpm = ? WHERE id = ?`),
+		t.Name, encList(t.AllowedModels), encList(t.AllowedRegions), encList(t.AllowedProviders), t.RPM, t.TPM, t.ID)
 	if err := affected(res, err, "store: update team "+t.ID); err != nil {
 		return Team{}, err
 	}

@@ -15,13 +15,17 @@ type Org struct {
 // Team groups keys and users inside an org. Its Allowed* lists intersect
 // with each key's own lists; empty means no team-level restriction.
 type Team struct {
-	ID               string    `json:"id"`
-	OrgID            string    `json:"org_id"`
-	Name             string    `json:"name"`
-	AllowedModels    []string  `json:"allowed_models,omitempty"`
-	AllowedRegions   []string  `json:"allowed_regions,omitempty"`
-	AllowedProviders []string  `json:"allowed_providers,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID               string   `json:"id"`
+	OrgID            string   `json:"org_id"`
+	Name             string   `json:"name"`
+	AllowedModels    []string `json:"allowed_models,omitempty"`
+	AllowedRegions   []string `json:"allowed_regions,omitempty"`
+	AllowedProviders []string `json:"allowed_providers,omitempty"`
+	// RPM and TPM limit requests and tokens per minute across all the
+	// team's keys; 0 means no limit.
+	RPM       int       `json:"rpm,omitempty"`
+	TPM       int       `json:"tpm,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // User is a person who can own keys or act in the admin API.

@@ -68,6 +68,10 @@ type TeamCreate struct {
 	AllowedModels    []string `json:"allowed_models,omitempty"`
 	AllowedRegions   []string `json:"allowed_regions,omitempty"`
 	AllowedProviders []string `json:"allowed_providers,omitempty"`
+	// RPM and TPM limit requests and tokens per minute across all the
+	// team's keys; 0 means none.
+	RPM int `json:"rpm,omitempty"`
+	TPM int `json:"tpm,omitempty"`
 }
 
 // TeamUpdate is the body of PATCH /admin/v1/teams/{id}; absent fields
@@ -77,6 +81,8 @@ type TeamUpdate struct {
 	AllowedModels    *[]string `json:"allowed_models,omitempty"`
 	AllowedRegions   *[]string `json:"allowed_regions,omitempty"`
 	AllowedProviders *[]string `json:"allowed_providers,omitempty"`
+	RPM              *int      `json:"rpm,omitempty"`
+	TPM              *int      `json:"tpm,omitempty"`
 }
 
 // UserCreate is the body of POST /admin/v1/users.

@@ -188,6 +188,12 @@ func (c *Client) CreateTeam(ctx context.Context, in adminv1.TeamCreate) (store.T
 	return out, c.do(ctx, http.MethodPost, "/teams", nil, in, &out)
 }
 
+// UpdateTeam changes the fields in.
+func (c *Client) UpdateTeam(ctx context.Context, id string, in adminv1.TeamUpdate) (store.Team, error) {
+	var out store.Team
+	return out, c.do(ctx, http.MethodPatch, "/teams/"+esc(id), nil, in, &out)
+}
+
 // ListTeams lists the teams of orgID, or all when empty.
 func (c *Client) ListTeams(ctx context.Context, orgID string) ([]store.Team, error) {
 	q := url.Values{}

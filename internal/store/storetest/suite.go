@@ -183,13 +183,13 @@ func testDirectory(t *testing.T, s store.Store) {
 	if got := ok(s.Org(ctx, org.ID)).get(t); !reflect.DeepEqual(got, org) {
 		t.Fatalf("Org round trip: got %+v want %+v", got, org)
 	}
-	team := ok(s.CreateTeam(ctx, store.Team{OrgID: org.ID, Name: "ml", AllowedModels: []string{"gpt-4o"}, AllowedRegions: []string{"eu-*"}})).get(t)
+	team := ok(s.CreateTeam(ctx, store.Team{OrgID: org.ID, Name: "ml", AllowedModels: []string{"gpt-4o"}, AllowedRegions: []string{"eu-*"}, RPM: 60})).get(t)
 	if got := ok(s.Team(ctx, team.ID)).get(t); !reflect.DeepEqual(got, team) {
 		t.Fatalf("Team round trip: got %+v want %+v", got, team)
 	}
-	team.AllowedProviders = []string{"azure"}
-	if got := ok(s.UpdateTeam(ctx, team)).get(t); !reflect.DeepEqual(got.AllowedProviders, []string{"azure"}) {
-		t.Fatalf("UpdateTeam: %+v", got)
+	team.AllowedProviders, team.RPM, team.TPM = []string{"azure"}, 0, 90_000
+	if got := ok(s.UpdateTeam(ctx, team)).get(t); !reflect.DeepEqual(got, team) {
+		t.Fatalf("UpdateTeam: got %+v want %+v", got, team)
 	}
 	u := ok(s.CreateUser(ctx, store.User{OrgID: org.ID, Email: "Ada@Example.com", Role: "admin"})).get(t)
 	if got := ok(s.UserByEmail(ctx, org.ID, "ada@example.COM")).get(t); got.ID != u.ID {
