@@ -76,7 +76,7 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 			Queue: usage.Options{SpillPath: cfg.AuditSpillPath(), QueueSize: cfg.Usage.QueueSize,
 				BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval},
 		},
-		Signer: signer, IncludeContent: cfg.Audit.IncludeContent, Retention: cfg.Audit.Retention,
+		Signer: signer, IncludeContent: cfg.Audit.IncludeContent, ContentOrgs: cfg.Audit.ContentOrgs, Retention: cfg.Audit.Retention,
 		BudgetCacheTTL: cfg.BudgetCacheTTL(), ReservationTTL: cfg.Budgets.ReservationTTL,
 		AlertWebhook: cfg.Budgets.AlertWebhook, HTTPClient: g.client, Logger: g.log,
 	}

@@ -16,6 +16,8 @@ func TestGovernanceConfigErrors(t *testing.T) {
 		{"negative queue", "usage: {queue_size: -1}", "usage.queue_size"},
 		{"negative retention", "audit: {retention: -1h}", "audit.retention"},
 		{"negative team limit", "rate_limits: {teams: {t1: {rpm: -5}}}", "rate_limits.teams.t1"},
+		{"content for all and for some", "audit: {include_content: true, content_orgs: [o1]}", "audit.content_orgs"},
+		{"empty content org", "audit: {content_orgs: [o1, \" \"]}", "audit.content_orgs[1]"},
 		{"webhook not a URL", "budgets: {alert_webhook: hooks.example}", "http:// or https://"},
 		{"commitment without provider", "pricing: {commitments: [{monthly: \"100\"}]}", "provider is required"},
 		{"unknown field", "audit: {sign_key: x}", "sign_key"},

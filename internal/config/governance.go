@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,9 +54,14 @@ type AuditConfig struct {
 	// Default: a key generated on first start and kept (mode 0600) as
 	// "audit-signing.key" in the data folder.
 	SigningKeyFile string `yaml:"signing_key_file"`
-	// IncludeContent stores prompts and completions in audit records.
-	// Default false: records carry a SHA-256 digest of the request only.
+	// IncludeContent stores prompts and completions in every audit
+	// record. Default false: records carry a SHA-256 digest of the
+	// request only.
 	IncludeContent bool `yaml:"include_content"`
+	// ContentOrgs lists the organisations (ids) that opted in to keeping
+	// prompts and completions in their audit records; the rest get the
+	// digest only. Use either this or IncludeContent.
+	ContentOrgs []string `yaml:"content_orgs"`
 	// Retention deletes audit records older than this (down to the newest
 	// signed checkpoint before the cut), checked hourly. Default 0: keep
 	// everything.
@@ -183,6 +189,14 @@ func (c *Config) validateGovernance(add func(path, format string, args ...any)) 
 	a := c.Audit
 	if a.Retention < 0 {
 		add("audit.retention", "must not be negative (0 keeps every record)")
+	}
+	if a.IncludeContent && len(a.ContentOrgs) > 0 {
+		add("audit.content_orgs", "include_content: true already keeps content for every organisation; set one or the other")
+	}
+	for i, id := range a.ContentOrgs {
+		if strings.TrimSpace(id) == "" {
+			add(fmt.Sprintf("audit.content_orgs[%d]", i), "must be an organisation id, not empty")
+		}
 	}
 	if a.CheckpointEvery < 0 {
 		add("audit.checkpoint_every", "must not be negative (0 takes the default 1000)")

@@ -38,19 +38,23 @@ type AuditAppender interface {
 // call to the audit chain: who (key, team, org), what (action, alias),
 // where it went, how it ended, what it used and cost, the policy
 // decisions, and a SHA-256 digest of the request. Prompts and completions
-// are kept only with IncludeContent.
+// are kept only for the organisations that opted in.
 type AuditRecorder struct {
 	chain          AuditAppender
 	prices         *Prices
 	tok            *Tokenizer
 	includeContent bool
+	contentOrgs    map[string]bool
 	log            *slog.Logger
 }
 
 // AuditRecorderOptions configures NewAuditRecorder.
 type AuditRecorderOptions struct {
-	// IncludeContent stores prompts and completions in the records.
+	// IncludeContent stores prompts and completions in every record.
 	IncludeContent bool
+	// ContentOrgs stores them only in the records of these organisations'
+	// calls (their ids), when IncludeContent is off.
+	ContentOrgs []string
 	// Logger receives lost-record errors; or nil.
 	Logger *slog.Logger
 }
@@ -60,7 +64,21 @@ func NewAuditRecorder(chain AuditAppender, p *Prices, tok *Tokenizer, o AuditRec
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &AuditRecorder{chain: chain, prices: p, tok: tok, includeContent: o.IncludeContent, log: o.Logger}
+	orgs := make(map[string]bool, len(o.ContentOrgs))
+	for _, id := range o.ContentOrgs {
+		orgs[id] = true
+	}
+	return &AuditRecorder{chain: chain, prices: p, tok: tok, includeContent: o.IncludeContent, contentOrgs: orgs, log: o.Logger}
+}
+
+// keepsContent reports whether c's record carries its prompt and
+// completion: the caller's organisation opted in, or every one did.
+func (s *AuditRecorder) keepsContent(c *gateway.Call) bool {
+	if s.includeContent {
+		return true
+	}
+	caller := c.Info.Caller
+	return caller != nil && caller.OrgID != "" && s.contentOrgs[caller.OrgID]
 }
 
 // Name implements gateway.Stage.
@@ -70,7 +88,7 @@ const keyAuditContent = "govern.audit.content"
 
 // Answer keeps the completion for the record when content is included.
 func (s *AuditRecorder) Answer(_ context.Context, c *gateway.Call, resp *llm.ChatResponse) error {
-	if s.includeContent && len(resp.Choices) > 0 {
+	if s.keepsContent(c) && len(resp.Choices) > 0 {
 		b := &contentBuf{}
 		b.add(resp.Choices[0].Message.Content.Text)
 		for _, p := range resp.Choices[0].Message.Content.Parts {
@@ -83,7 +101,7 @@ func (s *AuditRecorder) Answer(_ context.Context, c *gateway.Call, resp *llm.Cha
 
 // Stream collects the completion for the record when content is included.
 func (s *AuditRecorder) Stream(_ context.Context, c *gateway.Call, st llm.ChatStream) llm.ChatStream {
-	if !s.includeContent {
+	if !s.keepsContent(c) {
 		return st
 	}
 	b := &contentBuf{}
@@ -107,6 +125,10 @@ type contentStream struct {
 	llm.ChatStream
 	b *contentBuf
 }
+
+// Ready implements llm.ReadyStream, so that keeping content does not cost
+// the front door its write coalescing.
+func (s *contentStream) Ready() bool { return llm.Ready(s.ChatStream) }
 
 func (s *contentStream) Next() (*llm.ChatChunk, error) {
 	c, err := s.ChatStream.Next()
@@ -182,7 +204,7 @@ func (s *AuditRecorder) record(c *gateway.Call) store.AuditRecord {
 			d.PolicyDecisions, _ = json.Marshal("unencodable policy decisions: " + err.Error())
 		}
 	}
-	if s.includeContent && c.Chat != nil {
+	if s.keepsContent(c) && c.Chat != nil {
 		d.Prompt = c.Chat.Messages
 		if b, ok := c.Get(keyAuditContent).(*contentBuf); ok {
 			text := b.sb.String()

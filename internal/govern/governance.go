@@ -53,6 +53,8 @@ type Options struct {
 	Signer ed25519.PrivateKey
 	// IncludeContent keeps prompts and completions in audit records.
 	IncludeContent bool
+	// ContentOrgs keeps them only for these organisations' calls.
+	ContentOrgs []string
 	// Retention purges audit records older than this, hourly; 0 keeps all.
 	Retention time.Duration
 	// BudgetCacheTTL is how long budget definitions are cached. Default 5s.
@@ -151,7 +153,7 @@ func New(o Options) (_ *Governance, err error) {
 	}
 	pub := o.Signer.Public().(ed25519.PublicKey)
 	g.log = &AuditLog{chain: g.chain, st: o.Store, pub: pub}
-	log.Info("audit chain signing checkpoints", "public_key_id", audit.PublicKeyID(pub), "include_content", o.IncludeContent)
+	log.Info("audit chain signing checkpoints", "public_key_id", audit.PublicKeyID(pub), "include_content", o.IncludeContent, "content_orgs", o.ContentOrgs)
 
 	g.settle = &settler{async: o.Redis != nil}
 	g.rate = NewRateLimit(g.limiter, o.TeamLimits, g.tok, log)
@@ -163,7 +165,7 @@ func New(o Options) (_ *Governance, err error) {
 		NewMeter(g.tok),
 		bud,
 		NewUsageRecorder(g.usage, g.prices, g.tok, log),
-		NewAuditRecorder(g.chain, g.prices, g.tok, AuditRecorderOptions{IncludeContent: o.IncludeContent, Logger: log}),
+		NewAuditRecorder(g.chain, g.prices, g.tok, AuditRecorderOptions{IncludeContent: o.IncludeContent, ContentOrgs: o.ContentOrgs, Logger: log}),
 	}
 	// The tokenizer's vocabulary (~90 MB resident) loads on the first
 	// answer that arrives without usage, not at start: adapters ask every

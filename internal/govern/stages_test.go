@@ -214,8 +214,14 @@ func TestStreamWithoutUsageIsEstimated(t *testing.T) {
 func TestAuditRecord(t *testing.T) {
 	tests := []struct {
 		name    string
+		opts    AuditRecorderOptions
 		content bool
-	}{{"digest only", false}, {"with content", true}}
+	}{
+		{"digest only", AuditRecorderOptions{}, false},
+		{"with content", AuditRecorderOptions{IncludeContent: true}, true},
+		{"the caller's org opted in", AuditRecorderOptions{ContentOrgs: []string{"o2", "o1"}}, true},
+		{"another org opted in", AuditRecorderOptions{ContentOrgs: []string{"o2"}}, false},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &queue{}
@@ -225,7 +231,7 @@ func TestAuditRecord(t *testing.T) {
 				return nil
 			})
 			gw := newGateway(t, &backend{text: "the answer", usage: llm.Usage{PromptTokens: 5, CompletionTokens: 2, TotalTokens: 7}},
-				policy, NewAuditRecorder(q, testPrices(t), tok, AuditRecorderOptions{IncludeContent: tt.content}))
+				policy, NewAuditRecorder(q, testPrices(t), tok, tt.opts))
 			caller := &gateway.Caller{KeyID: "k1", TeamID: "t1", OrgID: "o1"}
 			req := chatReq("secret question", 0)
 			if _, _, err := gw.Chat(as(caller, "req_1"), req); err != nil {
@@ -301,4 +307,23 @@ func TestSigningKeyFormats(t *testing.T) {
 			t.Errorf("regenerated or mode %v", fi.Mode())
 		}
 	})
+}
+
+// readyStream is a stream that says its next chunk has arrived.
+type readyStream struct{ llm.ChatStream }
+
+func (readyStream) Ready() bool { return true }
+
+// TestAuditContentStreamPassesReady: keeping content must not hide from
+// the front door that the next chunk is already there.
+func TestAuditContentStreamPassesReady(t *testing.T) {
+	rec := NewAuditRecorder(&queue{}, testPrices(t), NewTokenizer(nil), AuditRecorderOptions{IncludeContent: true})
+	c := &gateway.Call{}
+	wrapped := rec.Stream(context.Background(), c, readyStream{})
+	if _, ok := wrapped.(*contentStream); !ok {
+		t.Fatalf("Stream returned %T; want the content-keeping wrapper", wrapped)
+	}
+	if !llm.Ready(wrapped) {
+		t.Error("the wrapper hides Ready")
+	}
 }
