@@ -203,6 +203,10 @@ type Choice struct {
 	Message      Message         `json:"message"`
 	FinishReason FinishReason    `json:"finish_reason"`
 	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+	// ContentFilterResults is Azure OpenAI's verdict on this choice (hate,
+	// violence, protected material, …), passed through as received:
+	// clients read it to learn why an answer ended in content_filter.
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }
 
 // FinishReason is why a choice ended; empty encodes as JSON null.
@@ -284,6 +288,9 @@ type ChunkChoice struct {
 	Delta        Delta           `json:"delta"`
 	FinishReason FinishReason    `json:"finish_reason"`
 	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+	// ContentFilterResults is Azure OpenAI's verdict on this choice so
+	// far, as received (see Choice).
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }
 
 // Delta is the increment of a message in a stream.
