@@ -19,7 +19,8 @@ func (d *dlpStage) Stream(ctx context.Context, c *gateway.Call, s llm.ChatStream
 		return s
 	}
 	ds := &dlpStream{stage: d, call: c, ctx: ctx, sc: sc, sess: sess, choices: map[int]*dlpChoice{}}
-	ds.f = &filterStream{src: s, onChunk: ds.chunk, onEnd: ds.end}
+	// Scanning and restoring are in-process work: Ready may run them early.
+	ds.f = &filterStream{src: s, onChunk: ds.chunk, onEnd: ds.end, pullAhead: true}
 	return ds.f
 }
 

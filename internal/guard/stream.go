@@ -14,6 +14,11 @@ type filterStream struct {
 	src     llm.ChatStream
 	onChunk func(*llm.ChatChunk) ([]*llm.ChatChunk, error)
 	onEnd   func() ([]*llm.ChatChunk, error)
+	// pullAhead says onChunk and onEnd never wait (no network, no store),
+	// so Ready may run them on chunks that have already arrived. Without
+	// it Ready promises only what is queued: a filter that may wait must
+	// not do so while the front door holds unflushed bytes.
+	pullAhead bool
 
 	queue []*llm.ChatChunk
 	ended bool
@@ -34,22 +39,39 @@ func (f *filterStream) Next() (*llm.ChatChunk, error) {
 		if f.ended {
 			return nil, io.EOF
 		}
-		c, err := f.src.Next()
-		if errors.Is(err, io.EOF) {
-			f.ended = true
-			if f.onEnd != nil {
-				out, err := f.onEnd()
-				f.queue, f.err = out, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		f.last = c
-		out, err := f.onChunk(c)
-		f.queue, f.err = append(f.queue, out...), err
+		f.pull()
 	}
+}
+
+// Ready implements llm.ReadyStream: Next will not wait when output is
+// queued, the stream has ended or failed, or (with pullAhead) upstream
+// chunks that have already arrived yield some.
+func (f *filterStream) Ready() bool {
+	for f.pullAhead && len(f.queue) == 0 && f.err == nil && !f.ended && llm.Ready(f.src) {
+		f.pull()
+	}
+	return len(f.queue) > 0 || f.err != nil || f.ended
+}
+
+// pull reads one upstream chunk (or the end) through the filter into the
+// queue; an upstream error sticks.
+func (f *filterStream) pull() {
+	c, err := f.src.Next()
+	if errors.Is(err, io.EOF) {
+		f.ended = true
+		if f.onEnd != nil {
+			out, err := f.onEnd()
+			f.queue, f.err = append(f.queue, out...), err
+		}
+		return
+	}
+	if err != nil {
+		f.err = err
+		return
+	}
+	f.last = c
+	out, err := f.onChunk(c)
+	f.queue, f.err = append(f.queue, out...), err
 }
 
 func (f *filterStream) Close() error           { return f.src.Close() }
