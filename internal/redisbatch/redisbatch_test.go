@@ -73,7 +73,7 @@ func setup(t *testing.T, o redisbatch.Options) (*redis.Client, string, *pipeline
 func TestDeferredCommandsShareAPipeline(t *testing.T) {
 	// A window far longer than it takes to start 20 goroutines, so that
 	// they all land in one window even on a loaded machine.
-	rdb, prefix, counter, _ := setup(t, redisbatch.Options{Window: 300 * time.Millisecond})
+	rdb, prefix, counter, _ := setup(t, redisbatch.Options{Window: time.Second})
 	ctx := redisbatch.Deferred(context.Background())
 	const n = 20
 	var wg sync.WaitGroup
@@ -167,7 +167,7 @@ func TestAfterClose(t *testing.T) {
 	ctx := redisbatch.Deferred(context.Background())
 	queued := make(chan error, 1)
 	go func() { queued <- rdb.Incr(ctx, prefix+"n").Err() }()
-	time.Sleep(300 * time.Millisecond) // let it reach the window
+	time.Sleep(500 * time.Millisecond) // let it reach the window
 	b.Close()
 	if err := <-queued; err != nil {
 		t.Fatalf("queued command: %v", err)
