@@ -18,14 +18,29 @@ func (p *policyStage) Stream(ctx context.Context, c *gateway.Call, s llm.ChatStr
 		return s // nothing to judge: tool calls stream through
 	}
 	ps := &policyStream{p: p, c: c, ctx: ctx, bufs: map[int]*toolBuffer{}, text: map[int]*strings.Builder{}}
-	ps.f = &filterStream{src: s, onChunk: ps.chunk, onEnd: ps.end}
+	// Judging held tool calls may record an approval in the store, so
+	// Ready leaves the chunks that finish a choice, and the end, to Next;
+	// text deltas in between are filtered ahead.
+	ps.f = &filterStream{src: s, onChunk: ps.chunk, onEnd: ps.end, pullAhead: true, waitsOn: finishesAChoice, endWaits: true}
 	if r != nil && r.a.Tool != "" && r.held.Answer != nil {
 		// A resubmission: the held answer replaces the fresh one, which is
 		// read to its end so that its usage is accounted.
 		ps.f.onChunk = ps.drain
 		ps.f.onEnd = func() ([]*llm.ChatChunk, error) { return ps.release(r) }
+		ps.f.waitsOn = nil
 	}
 	return ps.f
+}
+
+// finishesAChoice reports whether c ends a choice, where the policy
+// filter judges that choice's tool calls.
+func finishesAChoice(c *llm.ChatChunk) bool {
+	for _, cc := range c.Choices {
+		if cc.FinishReason != "" {
+			return true
+		}
+	}
+	return false
 }
 
 type policyStream struct {

@@ -14,11 +14,18 @@ type filterStream struct {
 	src     llm.ChatStream
 	onChunk func(*llm.ChatChunk) ([]*llm.ChatChunk, error)
 	onEnd   func() ([]*llm.ChatChunk, error)
-	// pullAhead says onChunk and onEnd never wait (no network, no store),
-	// so Ready may run them on chunks that have already arrived. Without
-	// it Ready promises only what is queued: a filter that may wait must
-	// not do so while the front door holds unflushed bytes.
+	// pullAhead lets Ready run chunks that have already arrived through
+	// onChunk, so it can promise output; without it Ready promises only
+	// what is queued. Ready must never wait: the front door may hold
+	// unflushed bytes while it asks. So a filter whose onChunk may wait
+	// (a store write, say) names those chunks in waitsOn, and sets
+	// endWaits if onEnd may; Ready leaves them to Next.
 	pullAhead bool
+	waitsOn   func(*llm.ChatChunk) bool
+	endWaits  bool
+
+	held  *llm.ChatChunk // pulled by Ready, left for Next to filter
+	atEnd bool           // Ready saw the upstream end; Next runs onEnd
 
 	queue []*llm.ChatChunk
 	ended bool
@@ -39,7 +46,17 @@ func (f *filterStream) Next() (*llm.ChatChunk, error) {
 		if f.ended {
 			return nil, io.EOF
 		}
-		f.pull()
+		switch {
+		case f.held != nil:
+			c := f.held
+			f.held = nil
+			f.filter(c)
+		case f.atEnd:
+			f.atEnd = false
+			f.end()
+		default:
+			f.pull()
+		}
 	}
 }
 
@@ -47,8 +64,20 @@ func (f *filterStream) Next() (*llm.ChatChunk, error) {
 // queued, the stream has ended or failed, or (with pullAhead) upstream
 // chunks that have already arrived yield some.
 func (f *filterStream) Ready() bool {
-	for f.pullAhead && len(f.queue) == 0 && f.err == nil && !f.ended && llm.Ready(f.src) {
-		f.pull()
+	for f.pullAhead && len(f.queue) == 0 && f.err == nil && !f.ended && f.held == nil && !f.atEnd && llm.Ready(f.src) {
+		c, err := f.src.Next()
+		switch {
+		case errors.Is(err, io.EOF) && f.endWaits:
+			f.atEnd = true
+		case errors.Is(err, io.EOF):
+			f.end()
+		case err != nil:
+			f.err = err
+		case f.waitsOn != nil && f.waitsOn(c):
+			f.held = c
+		default:
+			f.filter(c)
+		}
 	}
 	return len(f.queue) > 0 || f.err != nil || f.ended
 }
@@ -57,21 +86,30 @@ func (f *filterStream) Ready() bool {
 // queue; an upstream error sticks.
 func (f *filterStream) pull() {
 	c, err := f.src.Next()
-	if errors.Is(err, io.EOF) {
-		f.ended = true
-		if f.onEnd != nil {
-			out, err := f.onEnd()
-			f.queue, f.err = append(f.queue, out...), err
-		}
-		return
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, io.EOF):
+		f.end()
+	case err != nil:
 		f.err = err
-		return
+	default:
+		f.filter(c)
 	}
+}
+
+// filter runs one upstream chunk through onChunk into the queue.
+func (f *filterStream) filter(c *llm.ChatChunk) {
 	f.last = c
 	out, err := f.onChunk(c)
 	f.queue, f.err = append(f.queue, out...), err
+}
+
+// end marks the upstream ended and queues what onEnd adds.
+func (f *filterStream) end() {
+	f.ended = true
+	if f.onEnd != nil {
+		out, err := f.onEnd()
+		f.queue, f.err = append(f.queue, out...), err
+	}
 }
 
 func (f *filterStream) Close() error           { return f.src.Close() }

@@ -38,15 +38,17 @@ func (s *arrivalStream) Close() error           { return nil }
 func (s *arrivalStream) Upstream() llm.Upstream { return llm.Upstream{} }
 
 // FuzzFilterStreamReady: asking Ready, at any point, never changes what a
-// filtered stream yields, and once Ready said true the next Next does not
-// wait on the upstream. The input scripts arrivals, how many chunks the
-// filter makes of each upstream chunk (0 holds it back), and when Ready is
-// asked.
+// filtered stream yields; once Ready said true the next Next does not wait
+// on the upstream; and Ready never runs the filter on a chunk (or the end)
+// the filter says it may wait on. The input scripts arrivals, how many
+// chunks the filter makes of each upstream chunk (0 holds it back), which
+// chunks it may wait on, and when Ready is asked.
 func FuzzFilterStreamReady(f *testing.F) {
-	f.Add([]byte{0x07, 0x15, 0x23, 0x31, 0x02}, true)
-	f.Add([]byte{0x10, 0x10, 0x10}, true)
-	f.Add([]byte{0xff, 0x00, 0xff, 0x00}, false)
-	f.Fuzz(func(t *testing.T, script []byte, pullAhead bool) {
+	f.Add([]byte{0x07, 0x15, 0x23, 0x31, 0x02}, true, false)
+	f.Add([]byte{0x10, 0x10, 0x10}, true, true)
+	f.Add([]byte{0x0f, 0x0d, 0x05, 0x0f}, true, true)
+	f.Add([]byte{0xff, 0x00, 0xff, 0x00}, false, false)
+	f.Fuzz(func(t *testing.T, script []byte, pullAhead, endWaits bool) {
 		if len(script) > 64 {
 			script = script[:64]
 		}
@@ -55,11 +57,18 @@ func FuzzFilterStreamReady(f *testing.F) {
 			for i, b := range script {
 				arrived[i] = b&1 == 1
 			}
-			promised := false
+			promised, inReady := false, false
 			src := &arrivalStream{arrived: arrived, promised: &promised}
 			i := 0
-			fs := &filterStream{src: src, pullAhead: pullAhead,
+			waits := func(c *llm.ChatChunk) bool {
+				n, _ := strconv.Atoi(*c.Choices[0].Delta.Content)
+				return script[n-1]&8 != 0
+			}
+			fs := &filterStream{src: src, pullAhead: pullAhead, waitsOn: waits, endWaits: endWaits,
 				onChunk: func(c *llm.ChatChunk) ([]*llm.ChatChunk, error) {
+					if inReady && waits(c) {
+						t.Errorf("Ready filtered chunk %s, which the filter may wait on", *c.Choices[0].Delta.Content)
+					}
 					copies := int(script[i]>>1) % 3 // 0, 1 or 2 chunks out
 					i++
 					out := make([]*llm.ChatChunk, copies)
@@ -69,6 +78,9 @@ func FuzzFilterStreamReady(f *testing.F) {
 					return out, nil
 				},
 				onEnd: func() ([]*llm.ChatChunk, error) {
+					if inReady && endWaits {
+						t.Error("Ready ran onEnd, which the filter may wait in")
+					}
 					end := "end"
 					return []*llm.ChatChunk{{Choices: []llm.ChunkChoice{{Delta: llm.Delta{Content: &end}}}}}, nil
 				},
@@ -77,7 +89,9 @@ func FuzzFilterStreamReady(f *testing.F) {
 			for step := 0; ; step++ {
 				promised = false
 				if askReady && step < len(script) && script[step]&4 != 0 {
+					inReady = true
 					promised = fs.Ready()
+					inReady = false
 				}
 				c, err := fs.Next()
 				if errors.Is(err, io.EOF) {
