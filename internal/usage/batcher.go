@@ -99,6 +99,11 @@ type Batcher[T any] struct {
 	opts  Options
 	queue chan T
 	spill *spillFile[T]
+	// kick wakes the writer once the queue holds kickAt records. The
+	// writer otherwise sleeps until its tick: receiving each record as it
+	// came would wake it (and often an idle thread) twice per request.
+	kick   chan struct{}
+	kickAt int
 
 	closeMu sync.RWMutex // Enqueue holds R while sending; Close holds W
 	closed  bool         // guarded by closeMu
@@ -124,6 +129,8 @@ func NewBatcher[T any](sink Sink[T], opts Options) (*Batcher[T], error) {
 		opts:     opts,
 		queue:    make(chan T, opts.QueueSize),
 		spill:    &spillFile[T]{path: opts.SpillPath},
+		kick:     make(chan struct{}, 1),
+		kickAt:   max(1, min(opts.BatchSize, opts.QueueSize/2)),
 		flushReq: make(chan chan struct{}),
 		stop:     make(chan struct{}),
 	}
@@ -145,6 +152,12 @@ func (b *Batcher[T]) Enqueue(rec T) error {
 	b.enqueued.Add(1)
 	select {
 	case b.queue <- rec:
+		if len(b.queue) >= b.kickAt {
+			select {
+			case b.kick <- struct{}{}:
+			default: // a kick is already pending
+			}
+		}
 		return nil
 	default:
 	}
@@ -212,33 +225,30 @@ func (b *Batcher[T]) writeLoop() {
 	tick := time.NewTicker(b.opts.FlushInterval)
 	defer tick.Stop()
 	batch := make([]T, 0, b.opts.BatchSize)
-	flush := func() {
-		if len(batch) > 0 {
-			b.writeBatch(batch)
-			batch = make([]T, 0, b.opts.BatchSize)
-		}
-	}
+	// drain writes everything queued, in batches of at most BatchSize.
 	drain := func() {
 		for {
 			select {
 			case rec := <-b.queue:
 				if batch = append(batch, rec); len(batch) == b.opts.BatchSize {
-					flush()
+					b.writeBatch(batch)
+					batch = make([]T, 0, b.opts.BatchSize)
 				}
 			default:
-				flush()
+				if len(batch) > 0 {
+					b.writeBatch(batch)
+					batch = make([]T, 0, b.opts.BatchSize)
+				}
 				return
 			}
 		}
 	}
 	for {
 		select {
-		case rec := <-b.queue:
-			if batch = append(batch, rec); len(batch) == b.opts.BatchSize {
-				flush()
-			}
+		case <-b.kick:
+			drain()
 		case <-tick.C:
-			flush()
+			drain()
 		case reply := <-b.flushReq:
 			drain()
 			close(reply)
