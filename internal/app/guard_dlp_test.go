@@ -22,6 +22,7 @@ func TestRedactAndRestore(t *testing.T) {
 	c := e.client(testKey)
 	prompt := "My card is " + card + " and my mail is " + email + ", please confirm."
 	params := openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
+	var streamed func(*testing.T, openai.ChatCompletionNewParams) string
 	tests := []struct {
 		name string
 		run  func(t *testing.T) string
@@ -33,23 +34,34 @@ func TestRedactAndRestore(t *testing.T) {
 			}
 			return r.Choices[0].Message.Content
 		}},
-		{"stream", func(t *testing.T) string {
-			s := c.Chat.Completions.NewStreaming(context.Background(), params)
-			var acc openai.ChatCompletionAccumulator
-			for s.Next() {
-				acc.AddChunk(s.Current())
-			}
-			if err := s.Err(); err != nil {
-				t.Fatal(err)
-			}
-			return acc.Choices[0].Message.Content
+		{"stream", func(t *testing.T) string { return streamed(t, params) }},
+		// With usage asked for, chunks nobody changes leave as the cloud
+		// sent them; the restored ones must not.
+		{"stream with usage", func(t *testing.T) string {
+			p := params
+			p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			return streamed(t, p)
 		}},
+	}
+	streamed = func(t *testing.T, p openai.ChatCompletionNewParams) string {
+		s := c.Chat.Completions.NewStreaming(context.Background(), p)
+		var acc openai.ChatCompletionAccumulator
+		for s.Next() {
+			acc.AddChunk(s.Current())
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return acc.Choices[0].Message.Content
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			eng.Recorder().Reset()
 			got := tt.run(t)
 			mustContain(t, "answer", got, card, email)
+			if strings.Contains(got, "[CARD_1]") || strings.Contains(got, "[EMAIL_1]") {
+				t.Errorf("the client received a placeholder: %q", got)
+			}
 			if eng.Recorder().Contains("4111") || eng.Recorder().Contains(email) {
 				t.Errorf("the cloud received the original values")
 			}

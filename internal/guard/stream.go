@@ -98,6 +98,7 @@ func (f *filterStream) pull() {
 
 // filter runs one upstream chunk through onChunk into the queue.
 func (f *filterStream) filter(c *llm.ChatChunk) {
+	c.Edit() // what onChunk passes on is encoded anew, changed or not
 	f.last = c
 	out, err := f.onChunk(c)
 	f.queue, f.err = append(f.queue, out...), err

@@ -278,8 +278,12 @@ type ChatChunk struct {
 	Choices           []ChunkChoice `json:"choices"`
 	Usage             *Usage        `json:"usage,omitempty"`
 
-	// Extra holds chunk fields Switchyard does not model.
+	// Extra holds chunk fields Switchyard does not model. A chunk from
+	// DecodeWireChunk fills it only on Edit.
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// wire is the chunk as its provider sent it (see Wire), or nil.
+	wire []byte
 }
 
 // ChunkChoice is the delta of one choice in a ChatChunk.

@@ -162,6 +162,69 @@ func FuzzUnknownFields(f *testing.F) {
 	f.Fuzz(checkUnknownFields)
 }
 
+// checkWireChunk: DecodeWireChunk agrees with UnmarshalJSON on what is a
+// chunk, keeps the exact bytes even when the caller reuses its buffer, and
+// after Edit encodes exactly what a chunk from UnmarshalJSON encodes.
+func checkWireChunk(t *testing.T, in []byte) {
+	var want ChatChunk
+	werr := json.Unmarshal(in, &want)
+	buf := append([]byte(nil), in...)
+	c, err := DecodeWireChunk(buf)
+	if (err == nil) != (werr == nil) {
+		t.Fatalf("DecodeWireChunk error %v, UnmarshalJSON error %v", err, werr)
+	}
+	if err != nil {
+		return
+	}
+	clear(buf) // the reader's buffer is reused for the next event
+	if !bytes.Equal(c.Wire(), in) {
+		t.Fatalf("Wire() = %q, want the input %q", c.Wire(), in)
+	}
+	c.Edit()
+	if c.Wire() != nil {
+		t.Fatalf("Wire() = %q after Edit, want nil", c.Wire())
+	}
+	got, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOut, err := json.Marshal(&want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, wantOut) {
+		t.Fatalf("after Edit:\n got %s\nwant %s", got, wantOut)
+	}
+}
+
+func TestDecodeWireChunk(t *testing.T) {
+	for _, in := range []string{
+		`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"logprobs":null,"finish_reason":null}],"usage":null}`,
+		`{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"obfuscation":"x1","service_tier":"default"}`,
+		`{"id":"c","choices":[{"index":0,"delta":{},"content_filter_results":{"hate":{"filtered":false}}}],"\u0078":[1,{"k":"}"}]}`,
+		`{"choices":[{"index":"zero"}]}`,
+		`not json`,
+	} {
+		t.Run(in, func(t *testing.T) { checkWireChunk(t, []byte(in)) })
+	}
+	// A member that Edit moves to Extra does not replace one a stage set.
+	c, err := DecodeWireChunk([]byte(`{"id":"c","x":1,"y":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Extra = map[string]stdjson.RawMessage{"x": stdjson.RawMessage(`"mine"`)}
+	c.Edit()
+	if string(c.Extra["x"]) != `"mine"` || string(c.Extra["y"]) != "2" {
+		t.Fatalf("Extra after Edit = %q", c.Extra)
+	}
+}
+
+func FuzzDecodeWireChunk(f *testing.F) {
+	f.Add([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null,"x":{"y":[1,"]"]}}`))
+	f.Add([]byte(`{"error":{"message":"boom"}}`))
+	f.Fuzz(checkWireChunk)
+}
+
 func BenchmarkChatChunkUnmarshal(b *testing.B) {
 	in := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}],"obfuscation":"x1"}`)
 	b.ReportAllocs()

@@ -108,7 +108,10 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, req *llm.ChatRe
 		if len(chunk.Choices) == 0 && chunk.Usage != nil && !includeUsage {
 			continue // usage the client did not ask for
 		}
-		b, err := marshalChunk(chunk, includeUsage)
+		b := chunk.Wire()
+		if b == nil {
+			b, err = marshalChunk(chunk, includeUsage)
+		}
 		if err != nil {
 			h.opts.Logger.ErrorContext(r.Context(), "encoding chunk", "error", err)
 			return

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	json "github.com/segmentio/encoding/json"
+
 	"github.com/switchyard/switchyard/internal/llm"
 	"github.com/switchyard/switchyard/internal/provider/openai"
+	"github.com/switchyard/switchyard/internal/sse"
 )
 
 func FuzzStreamDecoder(f *testing.F) {
@@ -27,6 +30,7 @@ func FuzzStreamDecoder(f *testing.F) {
 	f.Add([]byte("data: [DONE]\n\n"))
 	f.Add([]byte("data: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{}}]}\n\ndata: [DONE]\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		checkPassThrough(t, body)
 		s := openai.NewStream(openai.StreamConfig{Body: io.NopCloser(bytes.NewReader(body)), Target: openai.Target{Provider: "openai", Deployment: "fuzz"}})
 		defer s.Close()
 		for range 10000 {
@@ -50,6 +54,56 @@ func FuzzStreamDecoder(f *testing.F) {
 		}
 		t.Fatal("stream did not end")
 	})
+}
+
+// checkPassThrough: keeping the wire form changes nothing but Wire. The
+// same chunks and end come out either way; each kept wire form is one
+// event's data, and encodes (after Edit) like the chunk decoded without it.
+func checkPassThrough(t *testing.T, body []byte) {
+	t.Helper()
+	decode := func(pass bool) (out []string, wires [][]byte, end string) {
+		s := openai.NewStream(openai.StreamConfig{Body: io.NopCloser(bytes.NewReader(body)), Target: openai.Target{Provider: "openai", Deployment: "fuzz"}, PassThrough: pass})
+		defer s.Close()
+		for range 10000 {
+			c, err := s.Next()
+			if err != nil {
+				return out, wires, err.Error()
+			}
+			if w := c.Wire(); w != nil {
+				wires = append(wires, w)
+			}
+			c.Edit()
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		t.Fatal("stream did not end")
+		return
+	}
+	want, none, wantEnd := decode(false)
+	got, wires, gotEnd := decode(true)
+	if len(none) != 0 {
+		t.Fatalf("without PassThrough %d chunk(s) kept their wire form", len(none))
+	}
+	if gotEnd != wantEnd || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("PassThrough changed the stream:\n got %q (%s)\nwant %q (%s)", got, gotEnd, want, wantEnd)
+	}
+	events := map[string]bool{}
+	r := sse.NewReader(bytes.NewReader(body))
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		events[string(bytes.TrimSpace(ev.Data))] = true
+	}
+	for _, w := range wires {
+		if !events[string(w)] {
+			t.Fatalf("wire form %q is no event's data", w)
+		}
+	}
 }
 
 func FuzzErrorBody(f *testing.F) {

@@ -56,7 +56,10 @@ func (c *Client) StreamChatCompletion(ctx context.Context, req *llm.ChatRequest)
 			"status", resp.StatusCode, "request_id", up.RequestID, "error", e.Message)
 		return nil, e
 	}
-	return NewStream(StreamConfig{Body: resp.Body, Target: c.Target(), Upstream: up, Context: parent, Cancel: func() { cancel(nil) }}), nil
+	// Upstream is always asked for usage; its chunks are what the client
+	// asked for only if the client asked for usage too.
+	return NewStream(StreamConfig{Body: resp.Body, Target: c.Target(), Upstream: up, Context: parent, Cancel: func() { cancel(nil) },
+		PassThrough: req.IncludeUsage()}), nil
 }
 
 // StreamConfig is what NewStream decodes.
@@ -72,6 +75,10 @@ type StreamConfig struct {
 	Context context.Context
 	// Cancel aborts the upstream request; Close calls it. Or nil.
 	Cancel func()
+	// PassThrough keeps each chunk's wire form (llm.ChatChunk.Wire) for
+	// the OpenAI front door to send as it came. Set it only when the
+	// upstream was asked for exactly the stream the client asked for.
+	PassThrough bool
 }
 
 // NewStream returns a ChatStream decoding an OpenAI-shaped event stream.
@@ -91,7 +98,12 @@ type chatStream struct {
 	once     sync.Once
 }
 
-var doneMarker = []byte("[DONE]")
+var (
+	doneMarker = []byte("[DONE]")
+	// errorKey is in every chunk that carries an error member (quotes
+	// inside strings are escaped), so chunks without it need no search.
+	errorKey = []byte(`"error"`)
+)
 
 // Next returns the next chunk that carries choices or usage. Chunks with
 // neither (Azure's leading prompt_filter_results chunk, keep-alives) are
@@ -136,10 +148,13 @@ func (s *chatStream) decode(ev sse.Event, err error) *llm.ChatChunk {
 		s.err = io.EOF
 		return nil
 	}
-	chunk := new(llm.ChatChunk)
-	if err := json.Unmarshal(data, chunk); err != nil {
+	chunk, err := llm.DecodeWireChunk(data)
+	if err != nil {
 		s.err = s.badGateway("carried an event that is not a chat chunk: %v", err)
 		return nil
+	}
+	if !s.cfg.PassThrough || bytes.Contains(data, errorKey) {
+		chunk.Edit()
 	}
 	if raw, ok := chunk.Extra["error"]; ok && !isJSONNull(raw) {
 		s.err = StreamError(s.cfg.Target, data)
