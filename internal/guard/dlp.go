@@ -204,6 +204,7 @@ func (d *dlpStage) Answer(ctx context.Context, c *gateway.Call, resp *llm.ChatRe
 	if sc == nil && sess == nil {
 		return nil
 	}
+	resp.Edit() // the answer is encoded anew, changed or not
 	var found []dlp.Finding
 	scan := func(text string) (string, error) {
 		if sc == nil {

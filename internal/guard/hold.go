@@ -235,6 +235,7 @@ func applyVerdict(m *llm.Message, finish *llm.FinishReason, v verdict) {
 // resubmitted request, releases the held answer.
 func (p *policyStage) Answer(ctx context.Context, c *gateway.Call, resp *llm.ChatResponse) error {
 	if r, _ := c.Get(stateResume).(*resume); r != nil && r.a.Tool != "" && r.held.Answer != nil {
+		resp.Edit()
 		out, err := p.resumed(ctx, c, r)
 		if err != nil {
 			return err
@@ -247,6 +248,7 @@ func (p *policyStage) Answer(ctx context.Context, c *gateway.Call, resp *llm.Cha
 	if !p.engine.Load().HasToolRules() {
 		return nil
 	}
+	resp.Edit() // the answer is encoded anew, changed or not
 	for i := range resp.Choices {
 		ch := &resp.Choices[i]
 		if len(ch.Message.ToolCalls) == 0 {

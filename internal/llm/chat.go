@@ -193,6 +193,10 @@ type ChatResponse struct {
 	// Extra holds response fields Switchyard does not model (Azure's
 	// prompt_filter_results, service_tier, ...), passed back to the client.
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// wire is the response as its provider sent it (see Wire), or nil.
+	wire []byte
+
 	// Upstream describes the provider's answer; it is never serialised.
 	Upstream Upstream `json:"-"`
 }
@@ -222,8 +226,23 @@ func (f FinishReason) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON accepts null as the empty reason.
 func (f *FinishReason) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
+	// Every choice of every answer and chunk has one, so the usual values
+	// are read without a decoder (or an allocation).
+	switch string(b) {
+	case "null":
 		*f = ""
+		return nil
+	case `"` + FinishStop + `"`:
+		*f = FinishStop
+		return nil
+	case `"` + FinishLength + `"`:
+		*f = FinishLength
+		return nil
+	case `"` + FinishToolCalls + `"`:
+		*f = FinishToolCalls
+		return nil
+	case `"` + FinishContentFilter + `"`:
+		*f = FinishContentFilter
 		return nil
 	}
 	var s string

@@ -246,11 +246,14 @@ func (c *ChatChunk) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Chunks and responses from OpenAI-shaped providers keep their wire form,
+// the bytes the provider sent, so that an OpenAI client can be sent those
+// bytes instead of a re-encoding: encoding every chunk again was a seventh
+// of the gateway's CPU when streaming. Extra is left empty until Edit,
+// since what is sent as it came never needs it.
+
 // DecodeWireChunk decodes data, one event of an OpenAI-shaped stream, and
-// keeps a copy of it as the chunk's wire form, so that an OpenAI client can
-// be sent the provider's own bytes instead of a re-encoding: encoding every
-// chunk again was a seventh of the gateway's CPU when streaming. Extra is
-// left empty until Edit, since chunks sent as they came never need it.
+// keeps a copy of it as the chunk's wire form (see Wire).
 func DecodeWireChunk(data []byte) (*ChatChunk, error) {
 	wire := append([]byte(nil), data...) // data may be a reused buffer
 	c := new(ChatChunk)
@@ -269,23 +272,48 @@ func (c *ChatChunk) Wire() []byte { return c.wire }
 // Switchyard does not model move to Extra and the wire form is dropped, so
 // the chunk is encoded anew from its fields. Every stage that may change
 // a chunk calls Edit first; one that forgot would send the original bytes.
-func (c *ChatChunk) Edit() {
-	if c.wire == nil {
+func (c *ChatChunk) Edit() { editWire(&c.wire, &c.Extra, chatChunkFields) }
+
+// DecodeWireResponse decodes data, an OpenAI-shaped chat completion, and
+// keeps data itself as the response's wire form (see Wire): the caller
+// must not change it afterwards.
+func DecodeWireResponse(data []byte) (*ChatResponse, error) {
+	r := new(ChatResponse)
+	if err := json.Unmarshal(data, (*chatResponseAlias)(r)); err != nil {
+		return nil, err
+	}
+	r.wire = data
+	return r, nil
+}
+
+// Wire returns the response exactly as its provider sent it, or nil when
+// Switchyard made the response or may have changed it (see Edit).
+func (r *ChatResponse) Wire() []byte { return r.wire }
+
+// Edit readies r to be changed, as ChatChunk.Edit does a chunk.
+func (r *ChatResponse) Edit() { editWire(&r.wire, &r.Extra, chatResponseFields) }
+
+// editWire moves the members of *wire that known lacks to *extra, keeping
+// any a stage already set, and drops the wire form.
+func editWire(wire *[]byte, extra *map[string]json.RawMessage, known map[string]bool) {
+	if *wire == nil {
 		return
 	}
 	// The wire form decoded, so it is valid JSON and the walk cannot fail.
-	if extra, err := unknownFields(c.wire, chatChunkFields); err == nil && extra != nil {
-		if c.Extra == nil {
-			c.Extra = extra
-		} else {
-			for k, v := range extra {
-				if _, ok := c.Extra[k]; !ok {
-					c.Extra[k] = v
-				}
-			}
+	found, err := unknownFields(*wire, known)
+	*wire = nil
+	if err != nil || found == nil {
+		return
+	}
+	if *extra == nil {
+		*extra = found
+		return
+	}
+	for k, v := range found {
+		if _, ok := (*extra)[k]; !ok {
+			(*extra)[k] = v
 		}
 	}
-	c.wire = nil
 }
 
 // MarshalJSON encodes the chunk with its Extra fields.

@@ -162,33 +162,45 @@ func FuzzUnknownFields(f *testing.F) {
 	f.Fuzz(checkUnknownFields)
 }
 
-// checkWireChunk: DecodeWireChunk agrees with UnmarshalJSON on what is a
-// chunk, keeps the exact bytes even when the caller reuses its buffer, and
-// after Edit encodes exactly what a chunk from UnmarshalJSON encodes.
-func checkWireChunk(t *testing.T, in []byte) {
-	var want ChatChunk
-	werr := json.Unmarshal(in, &want)
+// wireForm is what ChatChunk and ChatResponse share.
+type wireForm interface {
+	Wire() []byte
+	Edit()
+}
+
+// checkWire: decodeWire agrees with UnmarshalJSON (into a new T) on what
+// it accepts, keeps the exact bytes (even when the caller reuses its
+// buffer, if reused), and after Edit encodes exactly what T from
+// UnmarshalJSON encodes.
+func checkWire[T any, P interface {
+	*T
+	wireForm
+}](t *testing.T, in []byte, decodeWire func([]byte) (P, error), reused bool) {
+	want := new(T)
+	werr := json.Unmarshal(in, want)
 	buf := append([]byte(nil), in...)
-	c, err := DecodeWireChunk(buf)
+	v, err := decodeWire(buf)
 	if (err == nil) != (werr == nil) {
-		t.Fatalf("DecodeWireChunk error %v, UnmarshalJSON error %v", err, werr)
+		t.Fatalf("decoding with the wire form: error %v; UnmarshalJSON: error %v", err, werr)
 	}
 	if err != nil {
 		return
 	}
-	clear(buf) // the reader's buffer is reused for the next event
-	if !bytes.Equal(c.Wire(), in) {
-		t.Fatalf("Wire() = %q, want the input %q", c.Wire(), in)
+	if reused {
+		clear(buf) // a stream reader reuses its buffer for the next event
 	}
-	c.Edit()
-	if c.Wire() != nil {
-		t.Fatalf("Wire() = %q after Edit, want nil", c.Wire())
+	if !bytes.Equal(v.Wire(), in) {
+		t.Fatalf("Wire() = %q, want the input %q", v.Wire(), in)
 	}
-	got, err := json.Marshal(c)
+	v.Edit()
+	if v.Wire() != nil {
+		t.Fatalf("Wire() = %q after Edit, want nil", v.Wire())
+	}
+	got, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOut, err := json.Marshal(&want)
+	wantOut, err := json.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +208,10 @@ func checkWireChunk(t *testing.T, in []byte) {
 		t.Fatalf("after Edit:\n got %s\nwant %s", got, wantOut)
 	}
 }
+
+func checkWireChunk(t *testing.T, in []byte) { checkWire(t, in, DecodeWireChunk, true) }
+
+func checkWireResponse(t *testing.T, in []byte) { checkWire(t, in, DecodeWireResponse, false) }
 
 func TestDecodeWireChunk(t *testing.T) {
 	for _, in := range []string{
@@ -219,6 +235,22 @@ func TestDecodeWireChunk(t *testing.T) {
 	}
 }
 
+func TestDecodeWireResponse(t *testing.T) {
+	for _, in := range []string{
+		`{"id":"r","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`,
+		`{"id":"r","choices":[],"prompt_filter_results":[{"prompt_index":0}],"service_tier":"default"}`,
+		`{"choices":[{"finish_reason":7}]}`,
+		`[]`,
+	} {
+		t.Run(in, func(t *testing.T) { checkWireResponse(t, []byte(in)) })
+	}
+}
+
+func FuzzDecodeWireResponse(f *testing.F) {
+	f.Add([]byte(`{"id":"r","choices":[{"index":0,"message":{"content":[{"type":"text","text":"x"}]}}],"x":[1,"]"]}`))
+	f.Fuzz(checkWireResponse)
+}
+
 func FuzzDecodeWireChunk(f *testing.F) {
 	f.Add([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null,"x":{"y":[1,"]"]}}`))
 	f.Add([]byte(`{"error":{"message":"boom"}}`))
@@ -233,5 +265,32 @@ func BenchmarkChatChunkUnmarshal(b *testing.B) {
 		if err := json.Unmarshal(in, &c); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestFinishReasonUnmarshal(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    FinishReason
+		wantErr bool
+	}{
+		{`null`, "", false},
+		{`"stop"`, FinishStop, false},
+		{`"length"`, FinishLength, false},
+		{`"tool_calls"`, FinishToolCalls, false},
+		{`"content_filter"`, FinishContentFilter, false},
+		{`"end_turn"`, "end_turn", false},
+		{`"st\u006fp"`, FinishStop, false},
+		{`7`, "", true},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			var c struct {
+				F FinishReason `json:"f"`
+			}
+			err := json.Unmarshal([]byte(`{"f":`+tt.in+`}`), &c)
+			if (err != nil) != tt.wantErr || c.F != tt.want {
+				t.Fatalf("got %q, %v; want %q (error %v)", c.F, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }

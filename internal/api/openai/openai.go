@@ -75,6 +75,12 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if b := resp.Wire(); b != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -110,14 +110,19 @@ func (c *Client) ChatCompletion(ctx context.Context, req *llm.ChatRequest) (*llm
 	if err != nil {
 		return nil, err
 	}
-	var out llm.ChatResponse
-	up, err := c.roundTrip(ctx, OpChat, body, &out)
+	// The answer keeps its wire form: a non-streamed answer is the same
+	// whatever stream_options the client sent.
+	var out *llm.ChatResponse
+	up, err := c.roundTrip(ctx, OpChat, body, func(data []byte) (err error) {
+		out, err = llm.DecodeWireResponse(data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	up.ModelVersion = out.Model
 	out.Upstream = up
-	return &out, nil
+	return out, nil
 }
 
 // Embeddings sends an embeddings request. encoding_format passes through:
@@ -130,7 +135,7 @@ func (c *Client) Embeddings(ctx context.Context, req *llm.EmbeddingRequest) (*ll
 		return nil, llm.Errorf(http.StatusBadRequest, "the request cannot be encoded for deployment %s: %v", c.Deployment.Name, err)
 	}
 	var out llm.EmbeddingResponse
-	up, err := c.roundTrip(ctx, OpEmbeddings, body, &out)
+	up, err := c.roundTrip(ctx, OpEmbeddings, body, func(data []byte) error { return json.Unmarshal(data, &out) })
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +144,8 @@ func (c *Client) Embeddings(ctx context.Context, req *llm.EmbeddingRequest) (*ll
 	return &out, nil
 }
 
-// roundTrip sends a non-streamed request and decodes a 2xx answer into out.
-func (c *Client) roundTrip(ctx context.Context, op Operation, body []byte, out any) (llm.Upstream, error) {
+// roundTrip sends a non-streamed request and hands a 2xx answer to decode.
+func (c *Client) roundTrip(ctx context.Context, op Operation, body []byte, decode func([]byte) error) (llm.Upstream, error) {
 	parent := ctx
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -166,7 +171,7 @@ func (c *Client) roundTrip(ctx context.Context, op Operation, body []byte, out a
 	if len(data) > maxResponse {
 		return up, c.badGateway("answered with more than %d MiB", maxResponse>>20)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := decode(data); err != nil {
 		return up, c.badGateway("returned a response that is not valid JSON for %s: %v", op, err)
 	}
 	return up, nil

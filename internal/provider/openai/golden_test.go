@@ -151,6 +151,12 @@ func TestGoldenResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The answer keeps the provider's bytes for the OpenAI front
+			// door; the golden is the canonical form a stage edits.
+			if !bytes.Equal(resp.Wire(), raw) {
+				t.Errorf("Wire() = %q, want the body as sent", resp.Wire())
+			}
+			resp.Edit()
 			out, _ := json.MarshalIndent(resp, "", "  ")
 			out = fmt.Appendf(out, "\nupstream: %+v\n", resp.Upstream)
 			golden(t, strings.TrimSuffix(in, ".json")+".golden", out)
