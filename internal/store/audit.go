@@ -49,25 +49,13 @@ func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal Sea
 		if err := seal(head, fresh); err != nil {
 			return fmt.Errorf("seal: %w", err)
 		}
-		// Multi-row inserts: per-row statements made SQLite's parser and
-		// the driver's per-call overhead the audit writer's main cost.
-		const rowsPerInsert = 50
-		for start := 0; start < len(fresh); start += rowsPerInsert {
-			chunk := fresh[start:min(start+rowsPerInsert, len(fresh))]
-			var b strings.Builder
-			b.WriteString(`INSERT INTO audit_records (` + auditColumns + `) VALUES `)
-			args := make([]any, 0, 14*len(chunk))
-			for i, r := range chunk {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-				args = append(args, r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
-					r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash)
-			}
-			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-				return err
-			}
+		args := make([]any, 0, len(fresh)*s.auditRows.width)
+		for _, r := range fresh {
+			args = append(args, r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
+				r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash)
+		}
+		if _, err := s.auditRows.insert(ctx, tx, args); err != nil {
+			return err
 		}
 		out = fresh
 		return nil

@@ -28,6 +28,15 @@ type sqlStore struct {
 	db      *sql.DB
 	dialect dialect
 	pool    *pgxpool.Pool // or nil for SQLite
+
+	usageRows, auditRows *rowInserter
+}
+
+func newSQLStore(db *sql.DB, d dialect, pool *pgxpool.Pool) *sqlStore {
+	s := &sqlStore{db: db, dialect: d, pool: pool}
+	s.usageRows = newRowInserter(s, "usage_records", usageColumns, "ON CONFLICT (request_id) DO NOTHING")
+	s.auditRows = newRowInserter(s, "audit_records", auditColumns, "")
+	return s
 }
 
 // Open connects to the database named by dsn and applies pending
@@ -69,7 +78,7 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
 	}
-	s := &sqlStore{db: stdlib.OpenDBFromPool(pool), dialect: dialectPostgres, pool: pool}
+	s := newSQLStore(stdlib.OpenDBFromPool(pool), dialectPostgres, pool)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: PostgreSQL at %s is unreachable: %w", cfg.ConnConfig.Host, err)
@@ -97,7 +106,7 @@ func openSQLite(dsn string) (*sqlStore, error) {
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
-	return &sqlStore{db: db, dialect: dialectSQLite}, nil
+	return newSQLStore(db, dialectSQLite, nil), nil
 }
 
 // sqliteURI returns the "file:" URI naming path. The driver splits its
@@ -131,6 +140,8 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *sqlStore) Close() error {
+	s.usageRows.close()
+	s.auditRows.close()
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close()

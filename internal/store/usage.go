@@ -11,57 +11,29 @@ import (
 const usageColumns = `request_id, time, key_id, team_id, org_id, alias, deployment, provider, region, model_version,
 	prompt_tokens, completion_tokens, cached_tokens, estimated, cost_micro_usd, status, latency_ms, attempts`
 
-// usageChunk keeps multi-row inserts well under both engines' bind limits
-// (18 columns x 400 rows = 7200 parameters).
-const usageChunk = 400
-
 // InsertUsage implements UsageStore.
 func (s *sqlStore) InsertUsage(ctx context.Context, recs []UsageRecord) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	inserted := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		inserted = 0
-		for start := 0; start < len(recs); start += usageChunk {
-			end := min(start+usageChunk, len(recs))
-			n, err := s.insertUsageChunk(ctx, tx, recs[start:end])
-			if err != nil {
-				return err
-			}
-			inserted += n
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, mapErr(err, "store: insert usage")
-	}
-	return inserted, nil
-}
-
-func (s *sqlStore) insertUsageChunk(ctx context.Context, tx *sql.Tx, recs []UsageRecord) (int, error) {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO usage_records (` + usageColumns + `) VALUES `)
-	args := make([]any, 0, len(recs)*18)
+	args := make([]any, 0, len(recs)*s.usageRows.width)
 	for i, r := range recs {
 		if r.RequestID == "" {
 			return 0, fmt.Errorf("usage record %d has no RequestID; every record needs one for idempotent writes", i)
 		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, r.RequestID, micros(r.Time), r.KeyID, r.TeamID, r.OrgID, r.Alias, r.Deployment,
 			r.Provider, r.Region, r.ModelVersion, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			r.Estimated, r.CostMicroUSD, r.Status, r.LatencyMS, r.Attempts)
 	}
-	b.WriteString(" ON CONFLICT (request_id) DO NOTHING")
-	res, err := tx.ExecContext(ctx, s.q(b.String()), args...)
+	var inserted int64
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		inserted, err = s.usageRows.insert(ctx, tx, args)
+		return err
+	})
 	if err != nil {
-		return 0, err
+		return 0, mapErr(err, "store: insert usage")
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(inserted), nil
 }
 
 var usageGroupColumns = map[string]string{

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Budgets", func(t *testing.T) { testBudgets(t, newStore(t)) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore(t)) })
+	t.Run("BatchSizes", func(t *testing.T) { testBatchSizes(t, newStore(t)) })
 	t.Run("Approvals", func(t *testing.T) { testApprovals(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(context.Background()); err != nil {
@@ -316,6 +319,42 @@ func testUsage(t *testing.T, s store.Store) {
 		if got := ok(s.Spend(ctx, c.scope, c.id, day.From, day.To)).get(t); got != c.want {
 			t.Errorf("Spend(%s %s) = %d; want %d", c.scope, c.id, got, c.want)
 		}
+	}
+}
+
+// testBatchSizes writes batches of many sizes (stores cut them into
+// statements of a few fixed sizes) and checks every row landed once.
+func testBatchSizes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	written, seq := 0, int64(0)
+	for _, n := range []int{1, 4, 5, 6, 19, 20, 26, 99, 100, 127, 263} {
+		batch := make([]store.UsageRecord, 0, n+1)
+		audit := make([]store.AuditRecord, 0, n)
+		for i := range n {
+			id := fmt.Sprintf("b%d-%d", n, i)
+			batch = append(batch, store.UsageRecord{RequestID: id, Time: t0, KeyID: "kb", OrgID: "ob", CostMicroUSD: int64(i + 1), Status: 200})
+			audit = append(audit, store.AuditRecord{ID: id, Time: t0, ActorKind: store.ActorKey, ActorID: "kb", Action: "chat.completion", Details: json.RawMessage(`{}`)})
+		}
+		if written > 0 {
+			batch = append(batch, store.UsageRecord{RequestID: "b1-0", Time: t0, KeyID: "kb", OrgID: "ob", Status: 200}) // already stored
+		}
+		if got := ok(s.InsertUsage(ctx, batch)).get(t); got != n {
+			t.Fatalf("InsertUsage of %d new rows (+%d known) = %d", n, len(batch)-n, got)
+		}
+		written += n
+		sealed := ok(s.AppendAudit(ctx, audit, Seal)).get(t)
+		if len(sealed) != n || sealed[n-1].Seq != seq+int64(n) {
+			t.Fatalf("AppendAudit of %d records sealed %d, last seq %d; want %d", n, len(sealed), sealed[len(sealed)-1].Seq, seq+int64(n))
+		}
+		seq += int64(n)
+	}
+	groups := ok(s.SumUsage(ctx, store.UsageQuery{GroupBy: store.GroupByKey})).get(t)
+	if len(groups) != 1 || groups[0].Requests != int64(written) {
+		t.Fatalf("usage groups %+v; want %d requests for kb", groups, written)
+	}
+	if all := ok(s.AuditRecords(ctx, store.AuditFilter{})).get(t); len(all) != int(seq) || all[len(all)-1].Seq != seq {
+		t.Fatalf("%d audit records; want %d in order", len(all), seq)
 	}
 }
 
