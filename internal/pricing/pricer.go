@@ -90,6 +90,15 @@ type Pricer struct {
 	discounts   map[string]Percent
 	byProvider  map[string]*meter
 	byDeploy    map[string]*meter
+	// prices memoises Price: every call prices its deployment two or three
+	// times, and a catalog lookup scans every entry of the provider with
+	// glob matching. Keys are the configured deployments, a bounded set.
+	prices sync.Map // Deployment -> pricedAs
+}
+
+type pricedAs struct {
+	price Price
+	ok    bool
 }
 
 // meter tracks the spend of one commitment in the current month.
@@ -138,7 +147,17 @@ func (p *Pricer) Catalog() *Catalog { return p.catalog }
 // Price returns d's price: the per-deployment override if any, else the
 // catalog price less the provider's discount. ok is false when neither
 // knows the model; the caller decides whether an unpriced model may run.
-func (p *Pricer) Price(d Deployment) (price Price, ok bool) {
+func (p *Pricer) Price(d Deployment) (Price, bool) {
+	if v, ok := p.prices.Load(d); ok {
+		r := v.(pricedAs)
+		return r.price, r.ok
+	}
+	price, ok := p.price(d)
+	p.prices.Store(d, pricedAs{price, ok})
+	return price, ok
+}
+
+func (p *Pricer) price(d Deployment) (Price, bool) {
 	if v, ok := p.deployments[d.Name]; ok && d.Name != "" {
 		return v, true
 	}

@@ -66,17 +66,18 @@ type Limiter interface {
 }
 
 // Headers writes OpenAI's x-ratelimit-* headers for the limits that
-// apply.
+// apply. The names are stored in canonical form directly: Set would
+// canonicalise (and allocate) six names on every response.
 func (r Result) Headers(h http.Header) {
 	if r.LimitRequests > 0 {
-		h.Set("x-ratelimit-limit-requests", strconv.Itoa(r.LimitRequests))
-		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(max(r.RemainingRequests, 0)))
-		h.Set("x-ratelimit-reset-requests", formatReset(r.ResetRequests))
+		h["X-Ratelimit-Limit-Requests"] = []string{strconv.Itoa(r.LimitRequests)}
+		h["X-Ratelimit-Remaining-Requests"] = []string{strconv.Itoa(max(r.RemainingRequests, 0))}
+		h["X-Ratelimit-Reset-Requests"] = []string{formatReset(r.ResetRequests)}
 	}
 	if r.LimitTokens > 0 {
-		h.Set("x-ratelimit-limit-tokens", strconv.Itoa(r.LimitTokens))
-		h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(max(r.RemainingTokens, 0)))
-		h.Set("x-ratelimit-reset-tokens", formatReset(r.ResetTokens))
+		h["X-Ratelimit-Limit-Tokens"] = []string{strconv.Itoa(r.LimitTokens)}
+		h["X-Ratelimit-Remaining-Tokens"] = []string{strconv.Itoa(max(r.RemainingTokens, 0))}
+		h["X-Ratelimit-Reset-Tokens"] = []string{formatReset(r.ResetTokens)}
 	}
 }
 
