@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -144,5 +147,40 @@ func TestClientRequestIDCannotMergeRecords(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `"client_request_id":"same-every-time"`) {
 		t.Error("the client's id is on no log line")
+	}
+}
+
+// TestAuditDigestIsOfTheBodySent: each front door's audit record carries
+// the SHA-256 of the exact bytes the client sent, spacing and all, so
+// that whoever holds a request can find and check its record.
+func TestAuditDigestIsOfTheBodySent(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	seedStore(t, dsn, []seedKey{{secret: plainKey}})
+	e := startGov(t, nil, govSetup{dsn: dsn})
+	bodies := map[string]string{
+		"/v1/chat/completions": `{ "model":"gpt-4o",  "messages":[{"role":"user","content":"digest me"}] }`,
+		"/v1/messages":         `{"model":"gpt-4o","max_tokens":20,  "messages":[{"role":"user","content":"digest me too"}]}`,
+	}
+	want := map[string]bool{}
+	for path, body := range bodies {
+		if status, _, got := e.do(http.MethodPost, path, plainKey, body, "anthropic-version", "2023-06-01"); status != 200 {
+			t.Fatalf("%s: status %d: %s", path, status, got)
+		}
+		sum := sha256.Sum256([]byte(body))
+		want[hex.EncodeToString(sum[:])] = true
+	}
+	e.close()
+	recs, err := openStore(t, dsn).AuditRecords(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range recs {
+		if r.Action == "chat.completion" {
+			got[r.RequestDigest] = true
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("digests %v; want %v (SHA-256 of each body as sent)", got, want)
 	}
 }

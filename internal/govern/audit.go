@@ -231,16 +231,21 @@ func (s *AuditRecorder) record(c *gateway.Call) store.AuditRecord {
 	return rec
 }
 
-// RequestDigest is the hex SHA-256 of the request's JSON encoding (the
+// RequestDigest is the hex SHA-256 of the request body exactly as the
+// client sent it (so whoever holds the body can check it against the
+// record), or, for a request built in process, of its JSON encoding (the
 // OpenAI wire form, fields in declaration order, unknown fields in key
-// order), or "" when the call carries no chat request.
+// order); "" when the call carries no chat request.
 func RequestDigest(c *gateway.Call) string {
 	if c.Chat == nil {
 		return ""
 	}
-	b, err := json.Marshal(c.Chat)
-	if err != nil {
-		return ""
+	b := c.Chat.Body()
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(c.Chat); err != nil {
+			return ""
+		}
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -327,3 +327,32 @@ func TestAuditContentStreamPassesReady(t *testing.T) {
 		t.Error("the wrapper hides Ready")
 	}
 }
+
+// TestRequestDigest: the digest is of the body as the client sent it, so
+// that whoever holds the body can check it; a request built in process
+// is digested in its JSON encoding.
+func TestRequestDigest(t *testing.T) {
+	built := chatReq("hello", 0)
+	encoded, err := json.Marshal(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := []byte(`{"messages": [{"role":"user","content":"hello"}], "model":"m"}`)
+	received := chatReq("hello", 0)
+	received.SetBody(sent)
+	for _, tt := range []struct {
+		name string
+		call *gateway.Call
+		want string
+	}{
+		{"as sent", &gateway.Call{Chat: received}, sha(sent)},
+		{"built in process", &gateway.Call{Chat: built}, sha(encoded)},
+		{"no chat", &gateway.Call{}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RequestDigest(tt.call); got != tt.want {
+				t.Fatalf("RequestDigest = %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

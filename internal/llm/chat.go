@@ -56,7 +56,18 @@ type ChatRequest struct {
 	// OpenAI-shaped backends receive them unchanged; other adapters must
 	// either map them or reject the request naming the field.
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// body is the request as the client sent it (see Body), or nil.
+	body []byte
 }
+
+// SetBody records the bytes the client sent, before any translation; a
+// front door calls it after decoding them into r.
+func (r *ChatRequest) SetBody(b []byte) { r.body = b }
+
+// Body returns the bytes the client sent for r, in its front door's
+// protocol, or nil when r was built in process. Stages never change them.
+func (r *ChatRequest) Body() []byte { return r.body }
 
 // MaxOutputTokens returns the caller's output-token cap, preferring
 // max_completion_tokens over the deprecated max_tokens; 0 means unset.

@@ -71,22 +71,23 @@ func WriteError(w http.ResponseWriter, r *http.Request, err *llm.Error) {
 
 var _ api.ErrorWriter = WriteError
 
-func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*wire.MessagesRequest, bool) {
+// decode reads and decodes a Messages request; body is as it came.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request) (req *wire.MessagesRequest, body []byte, ok bool) {
 	body, err := api.ReadBody(w, r, h.opts.MaxBodyBytes)
 	if err != nil {
 		WriteError(w, r, llm.AsError(err))
-		return nil, false
+		return nil, nil, false
 	}
-	var req wire.MessagesRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	req = new(wire.MessagesRequest)
+	if err := json.Unmarshal(body, req); err != nil {
 		WriteError(w, r, llm.BadRequest("", "the request body is not a valid Messages request: %v", err))
-		return nil, false
+		return nil, nil, false
 	}
-	return &req, true
+	return req, body, true
 }
 
 func (h *handler) messages(w http.ResponseWriter, r *http.Request) {
-	mreq, ok := h.decode(w, r)
+	mreq, body, ok := h.decode(w, r)
 	if !ok {
 		return
 	}
@@ -95,6 +96,7 @@ func (h *handler) messages(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, llm.AsError(err))
 		return
 	}
+	req.SetBody(body)
 	if req.Stream {
 		h.stream(w, r, req)
 		return
@@ -176,7 +178,7 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, req *llm.ChatRe
 // at least 1. It never calls a backend, so it costs nothing and works for
 // every model alias.
 func (h *handler) countTokens(w http.ResponseWriter, r *http.Request) {
-	req, ok := h.decode(w, r)
+	req, _, ok := h.decode(w, r)
 	if !ok {
 		return
 	}

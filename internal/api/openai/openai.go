@@ -224,6 +224,7 @@ func DecodeChatRequest(body []byte) (*llm.ChatRequest, *llm.Error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, decodeError(err)
 	}
+	req.SetBody(body)
 	if req.Model == "" {
 		return nil, llm.BadRequest("model", "you must provide a model parameter")
 	}
