@@ -256,9 +256,12 @@ func (c *ChatChunk) UnmarshalJSON(b []byte) error {
 // keeps a copy of it as the chunk's wire form (see Wire).
 func DecodeWireChunk(data []byte) (*ChatChunk, error) {
 	wire := append([]byte(nil), data...) // data may be a reused buffer
-	c := new(ChatChunk)
+	c := &ChatChunk{Choices: make([]ChunkChoice, 0, 1)}
 	if err := json.Unmarshal(wire, (*chatChunkAlias)(c)); err != nil {
 		return nil, err
+	}
+	if len(c.Choices) == 0 && cap(c.Choices) == 1 && !hasMember(wire, "choices", chatChunkFields) {
+		c.Choices = nil // absent, as UnmarshalJSON leaves it
 	}
 	c.wire = wire
 	return c, nil
@@ -278,12 +281,41 @@ func (c *ChatChunk) Edit() { editWire(&c.wire, &c.Extra, chatChunkFields) }
 // keeps data itself as the response's wire form (see Wire): the caller
 // must not change it afterwards.
 func DecodeWireResponse(data []byte) (*ChatResponse, error) {
-	r := new(ChatResponse)
+	r := &ChatResponse{Choices: make([]Choice, 0, 1)}
 	if err := json.Unmarshal(data, (*chatResponseAlias)(r)); err != nil {
 		return nil, err
 	}
+	if len(r.Choices) == 0 && cap(r.Choices) == 1 && !hasMember(data, "choices", chatResponseFields) {
+		r.Choices = nil // absent, as UnmarshalJSON leaves it
+	}
 	r.wire = data
 	return r, nil
+}
+
+// Both decoders above start Choices with room for the one choice nearly
+// every chunk and answer carries: the JSON decoder would otherwise make
+// room for ten, 80% of the bytes a streamed chunk's decoding allocated.
+// Room left unused cannot tell an empty list from a missing one, so the
+// rare chunk without choices is looked at again.
+
+// hasMember reports whether the JSON object b (valid, already decoded)
+// has a top-level member the decoder reads into the field name: its name
+// in any case, as the decoder matches them. known are the type's members.
+func hasMember(b []byte, name string, known map[string]bool) bool {
+	others := make(map[string]bool, len(known))
+	for k := range known {
+		others[k] = k != name
+	}
+	extra, err := unknownFields(b, others)
+	if err != nil {
+		return false
+	}
+	for k := range extra {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Wire returns the response exactly as its provider sent it, or nil when

@@ -219,6 +219,10 @@ func TestDecodeWireChunk(t *testing.T) {
 		`{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"obfuscation":"x1","service_tier":"default"}`,
 		`{"id":"c","choices":[{"index":0,"delta":{},"content_filter_results":{"hate":{"filtered":false}}}],"\u0078":[1,{"k":"}"}]}`,
 		`{"choices":[{"index":"zero"}]}`,
+		`{"id":"c","usage":{"prompt_tokens":1}}`,
+		`{"id":"c","choices":null}`,
+		`{"id":"c","x":{"choices":[]},"choices":[{"index":0},{"index":1},{"index":2}]}`,
+		`{"id":"c","x":{"choices":[]}}`,
 		`not json`,
 	} {
 		t.Run(in, func(t *testing.T) { checkWireChunk(t, []byte(in)) })
@@ -240,6 +244,9 @@ func TestDecodeWireResponse(t *testing.T) {
 		`{"id":"r","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`,
 		`{"id":"r","choices":[],"prompt_filter_results":[{"prompt_index":0}],"service_tier":"default"}`,
 		`{"choices":[{"finish_reason":7}]}`,
+		`{"id":"r"}`,
+		`{"id":"r","choices":[]}`,
+		`{"id":"r","choices":[{"index":0},{"index":1}]}`,
 		`[]`,
 	} {
 		t.Run(in, func(t *testing.T) { checkWireResponse(t, []byte(in)) })
