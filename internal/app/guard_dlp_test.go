@@ -22,7 +22,6 @@ func TestRedactAndRestore(t *testing.T) {
 	c := e.client(testKey)
 	prompt := "My card is " + card + " and my mail is " + email + ", please confirm."
 	params := openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
-	var streamed func(*testing.T, openai.ChatCompletionNewParams) string
 	tests := []struct {
 		name string
 		run  func(t *testing.T) string
@@ -34,25 +33,14 @@ func TestRedactAndRestore(t *testing.T) {
 			}
 			return r.Choices[0].Message.Content
 		}},
-		{"stream", func(t *testing.T) string { return streamed(t, params) }},
+		{"stream", func(t *testing.T) string { return streamAll(t, c, params).Choices[0].Message.Content }},
 		// With usage asked for, chunks nobody changes leave as the cloud
 		// sent them; the restored ones must not.
 		{"stream with usage", func(t *testing.T) string {
 			p := params
 			p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-			return streamed(t, p)
+			return streamAll(t, c, p).Choices[0].Message.Content
 		}},
-	}
-	streamed = func(t *testing.T, p openai.ChatCompletionNewParams) string {
-		s := c.Chat.Completions.NewStreaming(context.Background(), p)
-		var acc openai.ChatCompletionAccumulator
-		for s.Next() {
-			acc.AddChunk(s.Current())
-		}
-		if err := s.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return acc.Choices[0].Message.Content
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -83,14 +83,31 @@ func TestForbiddenToolCallInAnswer(t *testing.T) {
 		check(t, r.Choices[0].Message.Content, len(r.Choices[0].Message.ToolCalls), r.Choices[0].FinishReason)
 	})
 	t.Run("openai stream", func(t *testing.T) {
-		s := oc.Chat.Completions.NewStreaming(context.Background(), params)
-		var acc openai.ChatCompletionAccumulator
-		for s.Next() {
-			acc.AddChunk(s.Current())
-		}
-		if err := s.Err(); err != nil {
+		acc := streamAll(t, oc, params)
+		check(t, acc.Choices[0].Message.Content, len(acc.Choices[0].Message.ToolCalls), acc.Choices[0].FinishReason)
+	})
+	// Without DLP, the policy stage is the only one to change the answer,
+	// which otherwise leaves as the cloud sent it (usage asked for, so
+	// streamed chunks do too).
+	t.Run("openai without dlp", func(t *testing.T) {
+		e := start(t, baseConfig+`
+policies:
+  rules:
+    - name: no-drop
+      when: 'tool.name == "drop_table"'
+      effect: deny
+      message: dropping tables is not allowed
+`)
+		e.fleet.Clouds["openai"].Engine.SetScript(&agentScript)
+		oc := e.client(testKey)
+		r, err := oc.Chat.Completions.New(context.Background(), params)
+		if err != nil {
 			t.Fatal(err)
 		}
+		check(t, r.Choices[0].Message.Content, len(r.Choices[0].Message.ToolCalls), r.Choices[0].FinishReason)
+		p := params
+		p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+		acc := streamAll(t, oc, p)
 		check(t, acc.Choices[0].Message.Content, len(acc.Choices[0].Message.ToolCalls), acc.Choices[0].FinishReason)
 	})
 	ac := anthropic.NewClient(aoption.WithoutEnvironmentDefaults(), aoption.WithBaseURL(e.srv.URL), aoption.WithAPIKey(testKey),

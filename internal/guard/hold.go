@@ -235,7 +235,6 @@ func applyVerdict(m *llm.Message, finish *llm.FinishReason, v verdict) {
 // resubmitted request, releases the held answer.
 func (p *policyStage) Answer(ctx context.Context, c *gateway.Call, resp *llm.ChatResponse) error {
 	if r, _ := c.Get(stateResume).(*resume); r != nil && r.a.Tool != "" && r.held.Answer != nil {
-		resp.Edit()
 		out, err := p.resumed(ctx, c, r)
 		if err != nil {
 			return err

@@ -255,15 +255,10 @@ func (c *ChatChunk) UnmarshalJSON(b []byte) error {
 // DecodeWireChunk decodes data, one event of an OpenAI-shaped stream, and
 // keeps a copy of it as the chunk's wire form (see Wire).
 func DecodeWireChunk(data []byte) (*ChatChunk, error) {
-	wire := append([]byte(nil), data...) // data may be a reused buffer
-	c := &ChatChunk{Choices: make([]ChunkChoice, 0, 1)}
-	if err := json.Unmarshal(wire, (*chatChunkAlias)(c)); err != nil {
+	c := &ChatChunk{wire: append([]byte(nil), data...)} // data may be a reused buffer
+	if err := decodeOneChoice(c.wire, (*chatChunkAlias)(c), &c.Choices); err != nil {
 		return nil, err
 	}
-	if len(c.Choices) == 0 && cap(c.Choices) == 1 && !hasMember(wire, "choices", chatChunkFields) {
-		c.Choices = nil // absent, as UnmarshalJSON leaves it
-	}
-	c.wire = wire
 	return c, nil
 }
 
@@ -281,36 +276,40 @@ func (c *ChatChunk) Edit() { editWire(&c.wire, &c.Extra, chatChunkFields) }
 // keeps data itself as the response's wire form (see Wire): the caller
 // must not change it afterwards.
 func DecodeWireResponse(data []byte) (*ChatResponse, error) {
-	r := &ChatResponse{Choices: make([]Choice, 0, 1)}
-	if err := json.Unmarshal(data, (*chatResponseAlias)(r)); err != nil {
+	r := &ChatResponse{wire: data}
+	if err := decodeOneChoice(data, (*chatResponseAlias)(r), &r.Choices); err != nil {
 		return nil, err
 	}
-	if len(r.Choices) == 0 && cap(r.Choices) == 1 && !hasMember(data, "choices", chatResponseFields) {
-		r.Choices = nil // absent, as UnmarshalJSON leaves it
-	}
-	r.wire = data
 	return r, nil
 }
 
-// Both decoders above start Choices with room for the one choice nearly
+// decodeOneChoice decodes data into v, an alias type whose choices field
+// is *choices, starting that list with room for the one choice nearly
 // every chunk and answer carries: the JSON decoder would otherwise make
 // room for ten, 80% of the bytes a streamed chunk's decoding allocated.
 // Room left unused cannot tell an empty list from a missing one, so the
-// rare chunk without choices is looked at again.
+// rare value without choices is looked at again and, when the member is
+// absent, left nil as UnmarshalJSON leaves it.
+func decodeOneChoice[C any](data []byte, v any, choices *[]C) error {
+	*choices = make([]C, 0, 1)
+	if err := json.Unmarshal(data, v); err != nil {
+		return err
+	}
+	if len(*choices) == 0 && cap(*choices) == 1 && !hasMember(data, "choices") {
+		*choices = nil
+	}
+	return nil
+}
 
 // hasMember reports whether the JSON object b (valid, already decoded)
 // has a top-level member the decoder reads into the field name: its name
-// in any case, as the decoder matches them. known are the type's members.
-func hasMember(b []byte, name string, known map[string]bool) bool {
-	others := make(map[string]bool, len(known))
-	for k := range known {
-		others[k] = k != name
-	}
-	extra, err := unknownFields(b, others)
+// in any case, as the decoder matches them.
+func hasMember(b []byte, name string) bool {
+	members, err := unknownFields(b, nil) // with nothing known, all of them
 	if err != nil {
 		return false
 	}
-	for k := range extra {
+	for k := range members {
 		if strings.EqualFold(k, name) {
 			return true
 		}

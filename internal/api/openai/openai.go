@@ -76,9 +76,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b := resp.Wire(); b != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
+		writeBody(w, http.StatusOK, b)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -364,6 +362,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		WriteError(w, nil, llm.AsError(err))
 		return
 	}
+	writeBody(w, status, b)
+}
+
+// writeBody sends b, a JSON document, with status.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
