@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchyard/switchyard/internal/audit"
+	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/govern"
 	"github.com/switchyard/switchyard/internal/pricing"
@@ -74,7 +75,10 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 		Audit: audit.Options{
 			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
 			Queue: usage.Options{SpillPath: cfg.AuditSpillPath(), QueueSize: cfg.Usage.QueueSize,
-				BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval},
+				BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
+				// Halfway between the usage writer's flushes: the two
+				// writes then never burden the CPU at the same moment.
+				Phase: flushInterval(cfg.Usage) / 2},
 		},
 		Signer: signer, IncludeContent: cfg.Audit.IncludeContent, ContentOrgs: cfg.Audit.ContentOrgs, Retention: cfg.Audit.Retention,
 		BudgetCacheTTL: cfg.BudgetCacheTTL(), ReservationTTL: cfg.Budgets.ReservationTTL,
@@ -95,4 +99,12 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 		return gov.Close(ctx)
 	})
 	return gov.Admission(), gov.Accounting(), nil
+}
+
+// flushInterval is how often the usage and audit writers flush.
+func flushInterval(u config.UsageConfig) time.Duration {
+	if u.FlushInterval > 0 {
+		return u.FlushInterval
+	}
+	return usage.DefaultFlushInterval
 }

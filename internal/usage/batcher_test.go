@@ -272,6 +272,70 @@ func TestOptionsValidation(t *testing.T) {
 	}
 }
 
+// batchSink reports the size of each batch it is given.
+type batchSink chan int
+
+func (s batchSink) write(_ context.Context, batch []rec) error {
+	s <- len(batch)
+	return nil
+}
+
+// TestWhenTheWriterWrites checks what wakes the writer: kickRows queued
+// records (not the whole BatchSize, so that one write stays a short burst
+// of CPU), a Flush, and its tick only once Phase has passed.
+func TestWhenTheWriterWrites(t *testing.T) {
+	const never = time.Hour
+	cases := []struct {
+		name     string
+		o        Options
+		enqueue  int
+		flush    bool
+		want     int           // size of the first batch written
+		quietFor time.Duration // nothing may be written this long before flush
+	}{
+		{"kickRows records wake it", Options{BatchSize: 500, FlushInterval: never}, kickRows, false, kickRows, 0},
+		{"a smaller BatchSize wakes it sooner", Options{BatchSize: 10, FlushInterval: never}, 10, false, 10, 0},
+		{"its tick waits for the phase", Options{FlushInterval: time.Millisecond, Phase: never}, 1, true, 1, 50 * time.Millisecond},
+		{"it ticks after a short phase", Options{FlushInterval: time.Millisecond, Phase: time.Millisecond}, 1, false, 1, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sink := make(batchSink, 100)
+			c.o.Name, c.o.SpillPath, c.o.Logger = "test", filepath.Join(t.TempDir(), "spill.jsonl"), quiet
+			b, err := NewBatcher(sink.write, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close(context.Background())
+			for i := range c.enqueue {
+				if err := b.Enqueue(rec{ID: fmt.Sprint(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.quietFor > 0 {
+				select {
+				case n := <-sink:
+					t.Fatalf("a batch of %d was written before the phase ended", n)
+				case <-time.After(c.quietFor):
+				}
+			}
+			if c.flush {
+				if err := b.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case n := <-sink:
+				if n != c.want {
+					t.Fatalf("first batch has %d records; want %d", n, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("nothing was written")
+			}
+		})
+	}
+}
+
 func BenchmarkEnqueue(b *testing.B) {
 	sink := &memSink{}
 	o := Options{SpillPath: filepath.Join(b.TempDir(), "s"), Logger: quiet}
