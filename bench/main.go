@@ -47,6 +47,8 @@ func main() {
 	storeDSN := flag.String("store", "", "Switchyard's store DSN (default: SQLite in a temporary folder), e.g. postgres://postgres@127.0.0.1:5432/test")
 	redisURL := flag.String("redis", "", "Redis URL for Switchyard's shared counters (default: in memory)")
 	debugListen := flag.String("debug-listen", "", "serve Switchyard's profiler here, e.g. 127.0.0.1:6060")
+	gatewayEnv := flag.String("gateway-env", "", "extra environment for the Switchyard process only, comma-separated, e.g. GODEBUG=gctrace=1")
+	latencies := flag.String("latencies", "", "write each request's latency in µs, in the order scheduled, to DIR/TARGET-MODE.txt (\"error\" for a failed one)")
 	proxyListen := flag.String("proxy-listen", "", "internal: run as the bare reverse proxy on this address")
 	upstream := flag.String("upstream", "", "internal: the proxy's upstream URL")
 	flag.Parse()
@@ -57,8 +59,11 @@ func main() {
 		}
 		return
 	}
-	stores := storeConfig{dsn: *storeDSN, redis: *redisURL, debug: *debugListen}
-	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ","), stores); err != nil {
+	opts := runOptions{dsn: *storeDSN, redis: *redisURL, debug: *debugListen, latencies: *latencies}
+	if *gatewayEnv != "" {
+		opts.env = strings.Split(*gatewayEnv, ",")
+	}
+	if err := bench(*rate, *duration, *warmup, strings.Split(*modes, ","), strings.Split(*targets, ","), opts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -92,10 +97,15 @@ func serveProxy(listen, upstream string) error {
 	}))
 }
 
-// storeConfig says where Switchyard keeps keys, usage and audit records.
-type storeConfig struct{ dsn, redis, debug string }
+// runOptions says where Switchyard keeps keys, usage and audit records,
+// what else its process is started with, and where raw latencies go.
+type runOptions struct {
+	dsn, redis, debug string
+	env               []string
+	latencies         string
+}
 
-func bench(rate int, d, warm time.Duration, modes, targets []string, stores storeConfig) error {
+func bench(rate int, d, warm time.Duration, modes, targets []string, opts runOptions) error {
 	dir, err := os.MkdirTemp("", "switchyard-bench")
 	if err != nil {
 		return err
@@ -126,7 +136,7 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
 
 	gwAddr := freeAddr()
 	cfgPath := filepath.Join(dir, "switchyard.yaml")
-	dsn := stores.dsn
+	dsn := opts.dsn
 	if dsn == "" {
 		dsn = "sqlite://" + dir + "/switchyard.db"
 	}
@@ -140,8 +150,8 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, stores stor
 		defer drop()
 	}
 	redisBlock := ""
-	if stores.redis != "" {
-		redisBlock = fmt.Sprintf("redis:\n  url: %q\ncounters:\n  redis_prefix: %q\n", stores.redis, "bench-"+filepath.Base(dir)+":")
+	if opts.redis != "" {
+		redisBlock = fmt.Sprintf("redis:\n  url: %q\ncounters:\n  redis_prefix: %q\n", opts.redis, "bench-"+filepath.Base(dir)+":")
 	}
 	cfg := fmt.Sprintf(`server:
   listen: %s
@@ -169,12 +179,13 @@ deployments:
 models:
   - alias: gpt-4o
     deployments: [sim]
-`, gwAddr, stores.debug, dsn, redisBlock, benchAdminToken, benchKey, simURL, simKey)
+`, gwAddr, opts.debug, dsn, redisBlock, benchAdminToken, benchKey, simURL, simKey)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
 	gwCmd := exec.Command(bin, "serve", "--config", cfgPath)
 	gwCmd.Dir = dir // its data folder (spill files, audit key) goes there
+	gwCmd.Env = append(os.Environ(), opts.env...)
 	if err := startAndWait(gwCmd, gwAddr); err != nil {
 		return err
 	}
@@ -198,7 +209,7 @@ models:
 	ctx := context.Background()
 
 	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up); GOMAXPROCS shared by all processes on %d cores\n", rate, d, warm, numCPU())
-	fmt.Printf("switchyard store: %s; counters: %s\n\n", redactDSN(dsn), orDefault(stores.redis, "in memory"))
+	fmt.Printf("switchyard store: %s; counters: %s\n\n", redactDSN(dsn), orDefault(opts.redis, "in memory"))
 	for _, mode := range modes {
 		stream := mode == "stream"
 		body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello to the benchmark in a few words."}]}`)
@@ -215,7 +226,13 @@ models:
 			}
 			run(ctx, client, t, body, stream, rate, warm)
 			cpu0 := cpuTime(middle[name])
-			s := summarise(run(ctx, client, t, body, stream, rate, d))
+			rs := run(ctx, client, t, body, stream, rate, d)
+			if opts.latencies != "" {
+				if err := writeLatencies(filepath.Join(opts.latencies, name+"-"+mode+".txt"), rs); err != nil {
+					return err
+				}
+			}
+			s := summarise(rs)
 			cpu := "—"
 			if c := cpuTime(middle[name]) - cpu0; middle[name] != nil && s.n > 0 {
 				cpu = fmt.Sprintf("%.0fus", float64(c.Microseconds())/float64(s.n))
@@ -234,6 +251,21 @@ models:
 	}
 	fmt.Printf("peak RSS: proxy %s, switchyard %s\n", peakRSS(proxyCmd), peakRSS(gwCmd))
 	return nil
+}
+
+// writeLatencies keeps one run's latencies for analyses the summary cannot
+// give, such as whether the slow requests recur with a period (a timer in
+// the gateway) or come at random.
+func writeLatencies(path string, rs []result) error {
+	var b strings.Builder
+	for _, r := range rs {
+		if r.err != nil {
+			b.WriteString("error\n")
+			continue
+		}
+		fmt.Fprintf(&b, "%d\n", r.total.Microseconds())
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }
