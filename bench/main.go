@@ -48,7 +48,8 @@ func main() {
 	redisURL := flag.String("redis", "", "Redis URL for Switchyard's shared counters (default: in memory)")
 	debugListen := flag.String("debug-listen", "", "serve Switchyard's profiler here, e.g. 127.0.0.1:6060")
 	gatewayEnv := flag.String("gateway-env", "", "extra environment for the Switchyard process only, comma-separated, e.g. GODEBUG=gctrace=1")
-	latencies := flag.String("latencies", "", "write each request's latency in µs, in the order scheduled, to DIR/TARGET-MODE.txt (\"error\" for a failed one)")
+	slice := flag.Duration("slice", time.Second, "the targets take turns in slices this long (0: each runs its whole duration in one go)")
+	latencies := flag.String("latencies", "", "write each request's latency in µs, in the order scheduled, to DIR/TARGET-MODE.txt (\"error\" for a failed one); with -slice 0 for analyses of timing")
 	proxyListen := flag.String("proxy-listen", "", "internal: run as the bare reverse proxy on this address")
 	upstream := flag.String("upstream", "", "internal: the proxy's upstream URL")
 	flag.Parse()
@@ -59,7 +60,7 @@ func main() {
 		}
 		return
 	}
-	opts := runOptions{dsn: *storeDSN, redis: *redisURL, debug: *debugListen, latencies: *latencies}
+	opts := runOptions{dsn: *storeDSN, redis: *redisURL, debug: *debugListen, slice: *slice, latencies: *latencies}
 	if *gatewayEnv != "" {
 		opts.env = strings.Split(*gatewayEnv, ",")
 	}
@@ -102,6 +103,7 @@ func serveProxy(listen, upstream string) error {
 type runOptions struct {
 	dsn, redis, debug string
 	env               []string
+	slice             time.Duration
 	latencies         string
 }
 
@@ -208,7 +210,7 @@ models:
 	client := &http.Client{Transport: tr}
 	ctx := context.Background()
 
-	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up); GOMAXPROCS shared by all processes on %d cores\n", rate, d, warm, numCPU())
+	fmt.Printf("open-loop load: %d req/s for %s per target (after %s warm-up), in turns of %s; GOMAXPROCS shared by all processes on %d cores\n", rate, d, warm, orDefault(durationOrEmpty(opts.slice), d.String()), numCPU())
 	fmt.Printf("switchyard store: %s; counters: %s\n\n", redactDSN(dsn), orDefault(opts.redis, "in memory"))
 	for _, mode := range modes {
 		stream := mode == "stream"
@@ -218,31 +220,47 @@ models:
 		}
 		fmt.Printf("== %s ==\n", mode)
 		fmt.Printf("%-11s %8s %6s %9s %9s %9s %9s %9s %9s %12s %12s %8s\n", "target", "requests", "errors", "p50", "p99", "p99.9", "ttfb p50", "ttfb p99", "ttfb p99.9", "+p50 vs dir", "+p99 vs dir", "cpu/req")
-		var direct summary
 		for _, name := range targets {
 			t, ok := all[name]
 			if !ok {
 				return fmt.Errorf("unknown target %q", name)
 			}
 			run(ctx, client, t, body, stream, rate, warm)
-			cpu0 := cpuTime(middle[name])
-			rs := run(ctx, client, t, body, stream, rate, d)
+		}
+		// The targets take turns, a slice each, so that whatever else the
+		// machine runs meanwhile falls on all of them alike.
+		results := map[string][]result{}
+		cpu := map[string]time.Duration{}
+		n := 1
+		if opts.slice > 0 {
+			n = max(1, int(d/opts.slice))
+		}
+		for range n {
+			for _, name := range targets {
+				cpu0 := cpuTime(middle[name])
+				results[name] = append(results[name], run(ctx, client, all[name], body, stream, rate, d/time.Duration(n))...)
+				cpu[name] += cpuTime(middle[name]) - cpu0
+			}
+		}
+		var direct summary
+		for _, name := range targets {
+			rs := results[name]
 			if opts.latencies != "" {
 				if err := writeLatencies(filepath.Join(opts.latencies, name+"-"+mode+".txt"), rs); err != nil {
 					return err
 				}
 			}
 			s := summarise(rs)
-			cpu := "—"
-			if c := cpuTime(middle[name]) - cpu0; middle[name] != nil && s.n > 0 {
-				cpu = fmt.Sprintf("%.0fus", float64(c.Microseconds())/float64(s.n))
+			perReq := "—"
+			if middle[name] != nil && s.n > 0 {
+				perReq = fmt.Sprintf("%.0fus", float64(cpu[name].Microseconds())/float64(s.n))
 			}
 			if name == "direct" {
 				direct = s
 			}
 			fmt.Printf("%-11s %8d %6d %9s %9s %9s %9s %9s %9s %12s %12s %8s\n", name, s.n, s.errors,
 				ms(s.p50), ms(s.p99), ms(s.p999), ms(s.tp50), ms(s.tp99), ms(s.tp999),
-				ms(s.p50-direct.p50), ms(s.p99-direct.p99), cpu)
+				ms(s.p50-direct.p50), ms(s.p99-direct.p99), perReq)
 			if s.firstErr != nil {
 				fmt.Printf("            first error: %v\n", s.firstErr)
 			}
@@ -266,6 +284,13 @@ func writeLatencies(path string, rs []result) error {
 		fmt.Fprintf(&b, "%d\n", r.total.Microseconds())
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func durationOrEmpty(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return d.String()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }
