@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -70,7 +71,7 @@ func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal Sea
 // stored or repeated within recs; it fills missing IDs.
 func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) ([]AuditRecord, error) {
 	seen := make(map[string]bool, len(recs))
-	ids := make([]any, 0, len(recs))
+	ids := make([]string, 0, len(recs))
 	fresh := make([]AuditRecord, 0, len(recs))
 	for _, r := range recs {
 		if r.ID == "" {
@@ -84,25 +85,20 @@ func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditR
 		fresh = append(fresh, r)
 	}
 	known := map[string]bool{}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM audit_records WHERE id IN (`+marks+`)`), chunk...)
-		if err != nil {
+	rows, err := tx.QueryContext(ctx, s.knownAuditQuery(), s.idList(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			known[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		known[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	if len(known) == 0 {
 		return fresh, nil
@@ -114,6 +110,27 @@ func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditR
 		}
 	}
 	return out, nil
+}
+
+// knownAuditQuery finds which of a list of ids are stored. The list is one
+// parameter, so the text never changes with the batch's size: an IN list
+// of one placeholder per id made SQLite parse a new statement for every
+// batch the audit writer wrote.
+func (s *sqlStore) knownAuditQuery() string {
+	if s.dialect == dialectPostgres {
+		return `SELECT id FROM audit_records WHERE id = ANY($1)`
+	}
+	return `SELECT id FROM audit_records WHERE id IN (SELECT value FROM json_each(?))`
+}
+
+// idList is ids as knownAuditQuery's parameter: a text array for
+// PostgreSQL, a JSON array for SQLite.
+func (s *sqlStore) idList(ids []string) any {
+	if s.dialect == dialectPostgres {
+		return ids
+	}
+	b, _ := json.Marshal(ids) // a []string always encodes
+	return string(b)
 }
 
 func (s *sqlStore) auditHead(ctx context.Context, ex execer) (ChainHead, error) {
