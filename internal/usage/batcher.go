@@ -15,7 +15,8 @@ var ErrClosed = errors.New("usage: batcher closed")
 
 // Sink writes one batch, ideally in one transaction. It must be
 // idempotent per record (a unique ID with insert-or-ignore): after a
-// crash, spilled records may be replayed a second time.
+// crash, spilled records may be replayed a second time. It must not keep
+// batch once it returns: the writer reuses the slice for the next batch.
 type Sink[T any] func(ctx context.Context, batch []T) error
 
 // Options tune a Batcher. Zero values take the documented defaults.
@@ -243,20 +244,26 @@ func (b *Batcher[T]) writeLoop() {
 	defer b.done.Done()
 	tick := time.NewTimer(b.opts.Phase + b.opts.FlushInterval)
 	defer tick.Stop()
+	// One slice serves every batch: a fresh one per write cost BatchSize
+	// records' worth of garbage each time, mostly unused since writes
+	// come at kickAt records.
 	batch := make([]T, 0, b.opts.BatchSize)
+	write := func() {
+		b.writeBatch(batch)
+		clear(batch) // drop the records' strings for the collector
+		batch = batch[:0]
+	}
 	// drain writes everything queued, in batches of at most BatchSize.
 	drain := func() {
 		for {
 			select {
 			case rec := <-b.queue:
 				if batch = append(batch, rec); len(batch) == b.opts.BatchSize {
-					b.writeBatch(batch)
-					batch = make([]T, 0, b.opts.BatchSize)
+					write()
 				}
 			default:
 				if len(batch) > 0 {
-					b.writeBatch(batch)
-					batch = make([]T, 0, b.opts.BatchSize)
+					write()
 				}
 				return
 			}
