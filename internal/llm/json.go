@@ -194,7 +194,9 @@ var (
 // UnmarshalJSON decodes the request and keeps unknown fields in Extra.
 func (r *ChatRequest) UnmarshalJSON(b []byte) error {
 	var a chatRequestAlias
-	if err := json.Unmarshal(b, &a); err != nil {
+	// Most requests carry one or two messages; room for ten was 6% of the
+	// bytes a plain request allocated in the gateway.
+	if err := decodeWithRoom(b, &a, &a.Messages, 2, "messages"); err != nil {
 		return err
 	}
 	extra, err := unknownFields(b, chatRequestFields)
@@ -256,7 +258,7 @@ func (c *ChatChunk) UnmarshalJSON(b []byte) error {
 // keeps a copy of it as the chunk's wire form (see Wire).
 func DecodeWireChunk(data []byte) (*ChatChunk, error) {
 	c := &ChatChunk{wire: append([]byte(nil), data...)} // data may be a reused buffer
-	if err := decodeOneChoice(c.wire, (*chatChunkAlias)(c), &c.Choices); err != nil {
+	if err := decodeWithRoom(c.wire, (*chatChunkAlias)(c), &c.Choices, 1, "choices"); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -277,26 +279,27 @@ func (c *ChatChunk) Edit() { editWire(&c.wire, &c.Extra, chatChunkFields) }
 // must not change it afterwards.
 func DecodeWireResponse(data []byte) (*ChatResponse, error) {
 	r := &ChatResponse{wire: data}
-	if err := decodeOneChoice(data, (*chatResponseAlias)(r), &r.Choices); err != nil {
+	if err := decodeWithRoom(data, (*chatResponseAlias)(r), &r.Choices, 1, "choices"); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// decodeOneChoice decodes data into v, an alias type whose choices field
-// is *choices, starting that list with room for the one choice nearly
-// every chunk and answer carries: the JSON decoder would otherwise make
-// room for ten, 80% of the bytes a streamed chunk's decoding allocated.
-// Room left unused cannot tell an empty list from a missing one, so the
-// rare value without choices is looked at again and, when the member is
-// absent, left nil as UnmarshalJSON leaves it.
-func decodeOneChoice[C any](data []byte, v any, choices *[]C) error {
-	*choices = make([]C, 0, 1)
+// decodeWithRoom decodes data into v, an alias type whose field for the
+// member named member is *list, starting that list with room for n
+// elements: the JSON decoder would otherwise make room for ten. For a
+// streamed chunk's choices (nearly always one) that was 80% of the bytes
+// its decoding allocated. Room left unused cannot tell an empty list from
+// a missing one, so a value that decoded no elements is looked at again
+// and, when the member is absent, the list is left nil as a plain decode
+// leaves it.
+func decodeWithRoom[E any](data []byte, v any, list *[]E, n int, member string) error {
+	*list = make([]E, 0, n)
 	if err := json.Unmarshal(data, v); err != nil {
 		return err
 	}
-	if len(*choices) == 0 && cap(*choices) == 1 && !hasMember(data, "choices") {
-		*choices = nil
+	if len(*list) == 0 && cap(*list) == n && !hasMember(data, member) {
+		*list = nil
 	}
 	return nil
 }

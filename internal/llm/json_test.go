@@ -3,6 +3,7 @@ package llm
 import (
 	"bytes"
 	stdjson "encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -82,10 +83,23 @@ func TestVectorBase64RoundTrip(t *testing.T) {
 func FuzzChatRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"x":1}`))
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:,"}}]}],"stop":["a"],"tool_choice":"auto"}`))
+	f.Add([]byte(`{"model":"m"}`))
+	f.Add([]byte(`{"model":"m","messages":[]}`))
+	f.Add([]byte(`{"model":"m","messages":null}`))
+	f.Add([]byte(`{"model":"m","MESSAGES":[{"role":"a"},{"role":"b"},{"role":"c"}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var r ChatRequest
 		if json.Unmarshal(in, &r) != nil {
 			return
+		}
+		// Decoding into room made in advance changes nothing: the
+		// messages are those a plain decode finds, nil when it finds nil.
+		var plain chatRequestAlias
+		if err := json.Unmarshal(in, &plain); err != nil {
+			t.Fatalf("UnmarshalJSON accepted what a plain decode refuses: %v", err)
+		}
+		if (r.Messages == nil) != (plain.Messages == nil) || !reflect.DeepEqual(r.Messages, plain.Messages) {
+			t.Fatalf("messages %#v; a plain decode gives %#v", r.Messages, plain.Messages)
 		}
 		out, err := json.Marshal(r)
 		if err != nil {
