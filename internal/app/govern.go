@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchyard/switchyard/internal/audit"
-	"github.com/switchyard/switchyard/internal/config"
 	"github.com/switchyard/switchyard/internal/gateway"
 	"github.com/switchyard/switchyard/internal/govern"
 	"github.com/switchyard/switchyard/internal/pricing"
@@ -64,21 +63,23 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 			prices[d.Name] = p
 		}
 	}
+	usageOpts := usage.Options{
+		SpillPath: cfg.UsageSpillPath(), QueueSize: cfg.Usage.QueueSize,
+		BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
+	}
+	// The audit writer queues like the usage writer, to its own spill file,
+	// and flushes halfway between the usage writer's flushes: the two
+	// writes then never burden the CPU at the same moment.
+	auditQueue := usageOpts
+	auditQueue.SpillPath, auditQueue.Phase = cfg.AuditSpillPath(), usageOpts.Interval()/2
 	opts := govern.Options{
 		Store: governStore(g.store), StoreFailOpen: cfg.StoreFailOpen(),
 		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(),
 		Pricing: cfg.Pricing, DeploymentPrices: prices, TeamLimits: cfg.RateLimits.Teams,
-		Usage: usage.Options{
-			SpillPath: cfg.UsageSpillPath(), QueueSize: cfg.Usage.QueueSize,
-			BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
-		},
+		Usage: usageOpts,
 		Audit: audit.Options{
 			CheckpointEvery: cfg.Audit.CheckpointEvery, CheckpointInterval: cfg.Audit.CheckpointInterval,
-			Queue: usage.Options{SpillPath: cfg.AuditSpillPath(), QueueSize: cfg.Usage.QueueSize,
-				BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
-				// Halfway between the usage writer's flushes: the two
-				// writes then never burden the CPU at the same moment.
-				Phase: flushInterval(cfg.Usage) / 2},
+			Queue: auditQueue,
 		},
 		Signer: signer, IncludeContent: cfg.Audit.IncludeContent, ContentOrgs: cfg.Audit.ContentOrgs, Retention: cfg.Audit.Retention,
 		BudgetCacheTTL: cfg.BudgetCacheTTL(), ReservationTTL: cfg.Budgets.ReservationTTL,
@@ -99,12 +100,4 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 		return gov.Close(ctx)
 	})
 	return gov.Admission(), gov.Accounting(), nil
-}
-
-// flushInterval is how often the usage and audit writers flush.
-func flushInterval(u config.UsageConfig) time.Duration {
-	if u.FlushInterval > 0 {
-		return u.FlushInterval
-	}
-	return usage.DefaultFlushInterval
 }

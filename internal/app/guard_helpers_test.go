@@ -95,6 +95,7 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 func streamAll(t *testing.T, c openai.Client, p openai.ChatCompletionNewParams) openai.ChatCompletionAccumulator {
 	t.Helper()
 	s := c.Chat.Completions.NewStreaming(context.Background(), p)
+	defer s.Close()
 	var acc openai.ChatCompletionAccumulator
 	for s.Next() {
 		acc.AddChunk(s.Current())

@@ -119,15 +119,7 @@ func TestStreamedToolCallThroughGateway(t *testing.T) {
 		Tools:    []openai.ChatCompletionToolUnionParam{tool},
 	}
 	c := e.client(testKey)
-	stream := c.Chat.Completions.NewStreaming(context.Background(), params)
-	var acc openai.ChatCompletionAccumulator
-	for stream.Next() {
-		acc.AddChunk(stream.Current())
-	}
-	if err := stream.Err(); err != nil {
-		t.Fatal(err)
-	}
-	stream.Close()
+	acc := streamAll(t, c, params)
 	calls := acc.Choices[0].Message.ToolCalls
 	if len(calls) != 2 || calls[0].Function.Arguments != `{"city":"Paris"}` || calls[1].Function.Arguments != `{"city":"Berlin"}` {
 		t.Fatalf("parallel tool calls %+v", calls)

@@ -62,9 +62,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
 	}
-	if o.FlushInterval <= 0 {
-		o.FlushInterval = DefaultFlushInterval
-	}
+	o.FlushInterval = o.Interval()
 	if o.ReplayInterval <= 0 {
 		o.ReplayInterval = time.Second
 	}
@@ -126,6 +124,15 @@ type Batcher[T any] struct {
 // DefaultFlushInterval is how long a record waits at most before the
 // writer takes it to the store, when Options.FlushInterval is unset.
 const DefaultFlushInterval = 200 * time.Millisecond
+
+// Interval is how often the writer flushes: FlushInterval, or
+// DefaultFlushInterval when that is unset.
+func (o Options) Interval() time.Duration {
+	if o.FlushInterval > 0 {
+		return o.FlushInterval
+	}
+	return DefaultFlushInterval
+}
 
 // kickRows is how many queued records wake the writer before its tick.
 // A write is a burst of CPU (on SQLite about 12 µs a row plus 200 µs a
