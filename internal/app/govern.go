@@ -74,7 +74,7 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 	auditQueue.SpillPath, auditQueue.Phase = cfg.AuditSpillPath(), usageOpts.Interval()/2
 	opts := govern.Options{
 		Store: governStore(g.store), StoreFailOpen: cfg.StoreFailOpen(),
-		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(),
+		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(), Lease: cfg.Counters.Lease,
 		Pricing: cfg.Pricing, DeploymentPrices: prices, TeamLimits: cfg.RateLimits.Teams,
 		Usage: usageOpts,
 		Audit: audit.Options{

@@ -19,6 +19,7 @@ func TestGovernanceConfigErrors(t *testing.T) {
 		{"content for all and for some", "audit: {include_content: true, content_orgs: [o1]}", "audit.content_orgs"},
 		{"empty content org", "audit: {content_orgs: [o1, \" \"]}", "audit.content_orgs[1]"},
 		{"webhook not a URL", "budgets: {alert_webhook: hooks.example}", "http:// or https://"},
+		{"lease longer than the window", "counters: {lease: 2m}", "counters.lease"},
 		{"commitment without provider", "pricing: {commitments: [{monthly: \"100\"}]}", "provider is required"},
 		{"unknown field", "audit: {sign_key: x}", "sign_key"},
 	}

@@ -108,6 +108,14 @@ type CountersConfig struct {
 	// several gateways can share one Redis. Replicas of one gateway must
 	// use the same prefix. Default "switchyard:".
 	RedisPrefix string `yaml:"redis_prefix"`
+	// Lease is how much of each rate limit a replica takes from Redis
+	// ahead of its requests, as a span of the limit's refill, so that
+	// most requests are decided without a round trip. The replicas never
+	// admit more than a limit together; they may admit up to one lease
+	// each less for a while (with the default 1s, 1/60 of a per-minute
+	// limit per replica). "-1s" turns leasing off: every request asks
+	// Redis and limits hold exactly. Default 1s.
+	Lease time.Duration `yaml:"lease"`
 }
 
 // Governance defaults.
@@ -208,6 +216,9 @@ func (c *Config) validateGovernance(add func(path, format string, args ...any)) 
 		if l.RPM < 0 || l.TPM < 0 {
 			add("rate_limits.teams."+team, "rpm and tpm must not be negative (0 means unlimited)")
 		}
+	}
+	if c.Counters.Lease > time.Minute {
+		add("counters.lease", "must be at most 1m, a limit's whole minute (or negative to turn leasing off)")
 	}
 	b := c.Budgets
 	if b.AlertWebhook != "" && !strings.HasPrefix(b.AlertWebhook, "http://") && !strings.HasPrefix(b.AlertWebhook, "https://") {

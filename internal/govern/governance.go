@@ -36,6 +36,8 @@ type Options struct {
 	Redis redis.UniversalClient
 	// RedisPrefix starts every counter key. Default "switchyard:".
 	RedisPrefix string
+	// Lease is ratelimit.RedisOptions.Lease.
+	Lease time.Duration
 	// RedisFailOpen falls back to this node's counters when Redis is
 	// unreachable; false refuses calls with 503.
 	RedisFailOpen bool
@@ -128,7 +130,7 @@ func New(o Options) (_ *Governance, err error) {
 		if o.RedisFailOpen {
 			mode = ratelimit.FailOpen
 		}
-		g.limiter = ratelimit.NewRedis(o.Redis, ratelimit.RedisOptions{Prefix: o.RedisPrefix, OnFailure: mode, Logger: log})
+		g.limiter = ratelimit.NewRedis(o.Redis, ratelimit.RedisOptions{Prefix: o.RedisPrefix, OnFailure: mode, Logger: log, Lease: o.Lease})
 		g.counters = NewFallbackCounters(budget.NewRedisStore(o.Redis, budget.RedisOptions{Prefix: o.RedisPrefix}), o.RedisFailOpen, log)
 		counters = g.counters
 	} else {
