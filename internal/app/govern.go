@@ -74,7 +74,7 @@ func buildGovernance(ctx context.Context, g *Gateway) (admission, accounting []g
 	auditQueue.SpillPath, auditQueue.Phase = cfg.AuditSpillPath(), usageOpts.Interval()/2
 	opts := govern.Options{
 		Store: governStore(g.store), StoreFailOpen: cfg.StoreFailOpen(),
-		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(), Lease: cfg.Counters.Lease,
+		RedisPrefix: cfg.RedisPrefix(), RedisFailOpen: cfg.RedisFailOpen(), Lease: cfg.CounterLease(),
 		Pricing: cfg.Pricing, DeploymentPrices: prices, TeamLimits: cfg.RateLimits.Teams,
 		Usage: usageOpts,
 		Audit: audit.Options{

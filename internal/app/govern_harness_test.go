@@ -44,6 +44,11 @@ type govSetup struct {
 	keyFile       string // shared by replicas; default: a fresh key
 	usage         string // the usage: section; default {flush_interval: 10ms}
 	extra         string // more YAML
+	// spillDir holds the writers' spill files; default a fresh folder.
+	// With PostgreSQL the data folder is ./data, which every test in the
+	// package would share: a test that leaves records there would have
+	// the next gateway replay them into its own store.
+	spillDir string
 }
 
 // govEnv is a governed gateway plus what tests need to inspect it.
@@ -118,6 +123,15 @@ func startGov(t *testing.T, f *fleet.Fleet, s govSetup) *govEnv {
 	cfg, err := config.Parse([]byte(s.yaml(f)), config.ParseOptions{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if s.spillDir == "" {
+		s.spillDir = t.TempDir()
+	}
+	if cfg.Usage.SpillPath == "" {
+		cfg.Usage.SpillPath = filepath.Join(s.spillDir, config.DefaultUsageSpillFile)
+	}
+	if cfg.Audit.SpillPath == "" {
+		cfg.Audit.SpillPath = filepath.Join(s.spillDir, config.DefaultAuditSpillFile)
 	}
 	logs := &syncBuffer{}
 	gw, err := app.Build(context.Background(), cfg, logging.New(logs, "debug"))

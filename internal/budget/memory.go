@@ -119,11 +119,7 @@ func (s *memoryStore) Reserve(_ context.Context, r ReserveRequest) (Denial, erro
 		}
 	}
 	for _, st := range sts {
-		st.reserved += r.Amount
-		st.res[r.ID] = memRes{amount: r.Amount, expires: r.Expires}
-		if st.nextExp.IsZero() || r.Expires.Before(st.nextExp) {
-			st.nextExp = r.Expires
-		}
+		st.holdLocked(r.ID, r.Amount, r.Expires)
 	}
 	return Denial{Index: -1}, nil
 }
@@ -135,6 +131,9 @@ func (s *memoryStore) Settle(_ context.Context, r SettleRequest) ([]Crossed, err
 	var crossed []Crossed
 	for i, st := range sts {
 		st.dropLocked(r.ID)
+		if r.Keep > 0 {
+			st.holdLocked(r.ID, r.Keep, r.Expires)
+		}
 		st.spent += r.Actual
 		if r.Lines[i].Mode == ModeSoft && !st.alerted && st.spent >= r.Lines[i].Limit {
 			st.alerted = true
@@ -142,6 +141,15 @@ func (s *memoryStore) Settle(_ context.Context, r SettleRequest) ([]Crossed, err
 		}
 	}
 	return crossed, nil
+}
+
+// holdLocked adds amount to reservation id, which then expires at exp.
+func (st *memState) holdLocked(id string, amount int64, exp time.Time) {
+	st.reserved += amount
+	st.res[id] = memRes{amount: st.res[id].amount + amount, expires: exp}
+	if st.nextExp.IsZero() || exp.Before(st.nextExp) {
+		st.nextExp = exp
+	}
 }
 
 func (st *memState) dropLocked(id string) {

@@ -18,7 +18,8 @@ type Line struct {
 
 // ReserveRequest asks a Store to reserve Amount on every line, or none.
 type ReserveRequest struct {
-	// ID names the reservation; unique per Manager.
+	// ID names the reservation; unique per Manager. Reserving again under
+	// an ID the store still holds adds to it (a replica's lease grows).
 	ID     string
 	Lines  []Line
 	Amount int64
@@ -40,6 +41,12 @@ type SettleRequest struct {
 	ID     string
 	Lines  []Line
 	Actual int64
+	// Keep, when positive, holds that much under ID again, until
+	// Expires, in the same step: a replica's lease writes what it spent
+	// and keeps what its requests in flight still need. Keep never
+	// exceeds what ID held, so it needs no room check.
+	Keep    int64
+	Expires time.Time
 	// Now is the caller's clock.
 	Now time.Time
 }
@@ -58,8 +65,9 @@ type Store interface {
 	// room (spent + reserved + amount <= limit); it purges expired
 	// reservations first.
 	Reserve(ctx context.Context, r ReserveRequest) (Denial, error)
-	// Settle drops the reservation (if still held) and adds Actual to
-	// spent. It reports soft lines crossed for the first time.
+	// Settle drops the reservation (if still held), adds Actual to
+	// spent, and holds Keep under the ID. It reports soft lines crossed
+	// for the first time.
 	Settle(ctx context.Context, r SettleRequest) ([]Crossed, error)
 	// Release drops the reservation without spending anything.
 	Release(ctx context.Context, r SettleRequest) error

@@ -108,13 +108,16 @@ type CountersConfig struct {
 	// several gateways can share one Redis. Replicas of one gateway must
 	// use the same prefix. Default "switchyard:".
 	RedisPrefix string `yaml:"redis_prefix"`
-	// Lease is how much of each rate limit a replica takes from Redis
-	// ahead of its requests, as a span of the limit's refill, so that
-	// most requests are decided without a round trip. The replicas never
-	// admit more than a limit together; they may admit up to one lease
-	// each less for a while (with the default 1s, 1/60 of a per-minute
-	// limit per replica). "-1s" turns leasing off: every request asks
-	// Redis and limits hold exactly. Default 1s.
+	// Lease is how much of the shared counters a replica takes from
+	// Redis ahead of its requests, so that most requests are decided
+	// without a round trip: a span of each rate limit's refill, and for
+	// budgets a block of room (up to 1/64 of the limit) whose spend is
+	// written this often. The replicas never admit more than a limit
+	// together, and never spend past a hard budget; they may admit up to
+	// one lease each less for a while (with the default 1s, 1/60 of a
+	// per-minute limit per replica), and budget totals read through the
+	// admin API lag by up to Lease. "-1s" turns leasing off: every
+	// request asks Redis. Default 1s.
 	Lease time.Duration `yaml:"lease"`
 }
 
@@ -124,6 +127,7 @@ const (
 	DefaultAuditSpillFile  = "audit-spill.jsonl"
 	DefaultAuditSigningKey = "audit-signing.key"
 	DefaultRedisPrefix     = "switchyard:"
+	DefaultCounterLease    = time.Second
 	defaultBudgetCacheTTL  = 5 * time.Second
 )
 
@@ -161,6 +165,14 @@ func (c *Config) AuditSigningKeyPath() (path string, generated bool) {
 		return c.Audit.SigningKeyFile, false
 	}
 	return filepath.Join(c.DataDir(), DefaultAuditSigningKey), true
+}
+
+// CounterLease is counters.lease or its default; negative means off.
+func (c *Config) CounterLease() time.Duration {
+	if c.Counters.Lease == 0 {
+		return DefaultCounterLease
+	}
+	return c.Counters.Lease
 }
 
 // RedisPrefix is counters.redis_prefix or its default.

@@ -36,7 +36,11 @@ type Options struct {
 	Redis redis.UniversalClient
 	// RedisPrefix starts every counter key. Default "switchyard:".
 	RedisPrefix string
-	// Lease is ratelimit.RedisOptions.Lease.
+	// Lease is how much of the shared counters in Redis each replica
+	// takes ahead of its requests: a span of each rate limit's refill
+	// (ratelimit.RedisOptions.Lease), and how often leased budget writes
+	// its spend (budget.Options.Lease). Zero or negative turns leasing
+	// off: every request then asks Redis.
 	Lease time.Duration
 	// RedisFailOpen falls back to this node's counters when Redis is
 	// unreachable; false refuses calls with 503.
@@ -124,13 +128,15 @@ func New(o Options) (_ *Governance, err error) {
 	g.prices = NewPrices(pricer, o.Pricing, o.DeploymentPrices, log)
 
 	var counters budget.Store = budget.NewMemoryStore()
+	var budgetLease time.Duration // in one process a lease would save nothing
 	if o.Redis != nil {
+		budgetLease = max(o.Lease, 0)
 		g.batch = redisbatch.New(o.Redis, redisbatch.Options{})
 		mode := ratelimit.FailClosed
 		if o.RedisFailOpen {
 			mode = ratelimit.FailOpen
 		}
-		g.limiter = ratelimit.NewRedis(o.Redis, ratelimit.RedisOptions{Prefix: o.RedisPrefix, OnFailure: mode, Logger: log, Lease: o.Lease})
+		g.limiter = ratelimit.NewRedis(o.Redis, ratelimit.RedisOptions{Prefix: o.RedisPrefix, OnFailure: mode, Logger: log, Lease: leaseOrOff(o.Lease)})
 		g.counters = NewFallbackCounters(budget.NewRedisStore(o.Redis, budget.RedisOptions{Prefix: o.RedisPrefix}), o.RedisFailOpen, log)
 		counters = g.counters
 	} else {
@@ -140,7 +146,7 @@ func New(o Options) (_ *Governance, err error) {
 	g.mgr, err = budget.NewManager(budget.Options{
 		Source: g.budgets, Store: counters, Spend: StoreSpend{St: o.Store, FailOpen: o.StoreFailOpen},
 		Notifier:       budget.NewWebhookNotifier(budget.WebhookOptions{DefaultURL: o.AlertWebhook, Client: o.HTTPClient}),
-		ReservationTTL: o.ReservationTTL, Logger: log,
+		ReservationTTL: o.ReservationTTL, Logger: log, Lease: budgetLease,
 	})
 	if err != nil {
 		return nil, err
@@ -284,4 +290,13 @@ func (g *Governance) Close(ctx context.Context) error {
 // micro-USD, counting unspent commitments as already paid.
 func (g *Governance) RouteCost(d *route.Deployment, inputTokens, outputTokens int) float64 {
 	return float64(g.prices.RouteCost(d, inputTokens, outputTokens, time.Now()))
+}
+
+// leaseOrOff is d, or the negative that turns a Redis limiter's leases off
+// (its zero means its default).
+func leaseOrOff(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
