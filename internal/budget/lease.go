@@ -30,6 +30,8 @@ type lease struct {
 	// limit, every request is reserved in the store on its own, exactly,
 	// until the next write.
 	tight bool
+	// growing is whether a request is growing the lease with extra room.
+	growing bool
 	// written is when the store last heard of the lease, which refreshes
 	// its expiry.
 	written time.Time
@@ -107,9 +109,28 @@ func (m *Manager) takeLeased(r *Reservation) (ok, tight bool) {
 // the next write, and r must be reserved on its own.
 func (m *Manager) growLeases(ctx context.Context, r *Reservation, now time.Time) (bool, error) {
 	extra := leaseExtra * r.amount
-	for _, le := range r.leases {
+	// One growth at a time takes extra room: a burst of requests that all
+	// found a lease empty would otherwise each add 32 requests' worth.
+	claimed := make([]bool, len(r.leases))
+	for i, le := range r.leases {
 		extra = min(extra, le.line.Limit/leaseShare)
+		le.mu.Lock()
+		if le.growing {
+			extra = 0
+		} else {
+			le.growing, claimed[i] = true, true
+		}
+		le.mu.Unlock()
 	}
+	defer func() {
+		for i, le := range r.leases {
+			if claimed[i] {
+				le.mu.Lock()
+				le.growing = false
+				le.mu.Unlock()
+			}
+		}
+	}()
 	amount := r.amount + max(extra, 0)
 	d, err := m.store.Reserve(ctx, ReserveRequest{ID: m.leases.id, Lines: r.lines, Amount: amount, Now: now, Expires: now.Add(m.leases.ttl)})
 	if err != nil {
@@ -195,7 +216,7 @@ func (m *Manager) writeLease(le *lease, now time.Time, keepRoom, tight bool) {
 		keep += le.room()
 	}
 	spent := le.pending
-	stale := now.Sub(le.written) >= m.leases.ttl/2
+	stale := le.held > 0 && now.Sub(le.written) >= m.leases.ttl/2
 	if keep == le.held && spent == 0 && !stale {
 		le.used, le.tight = false, tight
 		le.mu.Unlock()
@@ -209,7 +230,8 @@ func (m *Manager) writeLease(le *lease, now time.Time, keepRoom, tight bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
 	defer cancel()
 	crossed, err := m.store.Settle(ctx, SettleRequest{
-		ID: m.leases.id, Lines: []Line{line}, Actual: spent, Keep: keep, Expires: now.Add(m.leases.ttl), Now: now,
+		ID: m.leases.id, Lines: []Line{line}, Actual: spent,
+		Lease: true, Shrink: prevHeld - keep, Expires: now.Add(m.leases.ttl), Now: now,
 	})
 	if err != nil {
 		// Try again at the next write; the store still holds prevHeld.

@@ -255,3 +255,70 @@ func (n *captureNotifier) all() []Alert {
 	defer n.mu.Unlock()
 	return append([]Alert(nil), n.alerts...)
 }
+
+// TestLeaseAgreesWithTheStore: with requests growing and settling a lease
+// while writes shrink it, what the store holds under the lease is what
+// the Manager believes it holds, and spend is counted once.
+func TestLeaseAgreesWithTheStore(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			store := be.newStore(t)()
+			src := StaticSource{{ID: "b", Scope: keyA, Period: PeriodDay, Limit: 1_000_000_000, Mode: ModeHard}}
+			m := newTestManager(t, store, src, newClock(t0), leasing)
+			var requests, writes sync.WaitGroup
+			var total atomic.Int64
+			stop := make(chan struct{})
+			writes.Add(1)
+			go func() {
+				defer writes.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						m.flushLeases(false)
+					}
+				}
+			}()
+			for range 8 {
+				requests.Add(1)
+				go func() {
+					defer requests.Done()
+					for range 100 {
+						amount := 1 + rand.Int64N(5000)
+						r, err := m.Reserve(ctx, []Scope{keyA}, amount)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						actual := rand.Int64N(amount + 1)
+						total.Add(actual)
+						if err := m.Settle(ctx, r, actual); err != nil {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			requests.Wait()
+			close(stop)
+			writes.Wait()
+			line := Line{BudgetID: "b", PeriodStart: time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)}
+			v, ok := m.leases.m.Load(lineKey{line.BudgetID, line.PeriodStart.Unix()})
+			if !ok {
+				t.Fatal("no lease")
+			}
+			le := v.(*lease)
+			spent, reserved, err := store.Usage(ctx, line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reserved != le.held || le.inflight != 0 || spent+le.pending != total.Load() {
+				t.Fatalf("store: spent %d reserved %d; lease: held %d in flight %d pending %d; settled %d",
+					spent, reserved, le.held, le.inflight, le.pending, total.Load())
+			}
+		})
+	}
+}

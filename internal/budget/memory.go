@@ -130,9 +130,10 @@ func (s *memoryStore) Settle(_ context.Context, r SettleRequest) ([]Crossed, err
 	defer unlockAll(sts)
 	var crossed []Crossed
 	for i, st := range sts {
-		st.dropLocked(r.ID)
-		if r.Keep > 0 {
-			st.holdLocked(r.ID, r.Keep, r.Expires)
+		if r.Lease {
+			st.shrinkLocked(r.ID, r.Shrink, r.Expires)
+		} else {
+			st.dropLocked(r.ID)
 		}
 		st.spent += r.Actual
 		if r.Lines[i].Mode == ModeSoft && !st.alerted && st.spent >= r.Lines[i].Limit {
@@ -150,6 +151,21 @@ func (st *memState) holdLocked(id string, amount int64, exp time.Time) {
 	if st.nextExp.IsZero() || exp.Before(st.nextExp) {
 		st.nextExp = exp
 	}
+}
+
+// shrinkLocked gives back by of reservation id, dropping it when nothing
+// is left, and moves its expiry to exp.
+func (st *memState) shrinkLocked(id string, by int64, exp time.Time) {
+	res, ok := st.res[id]
+	if !ok {
+		return
+	}
+	if res.amount <= by {
+		st.dropLocked(id)
+		return
+	}
+	st.dropLocked(id)
+	st.holdLocked(id, res.amount-by, exp)
 }
 
 func (st *memState) dropLocked(id string) {

@@ -90,27 +90,29 @@ end
 return {0}
 `)
 
-// settleScript: KEYS as reserve; ARGV = id, actual, keep, keep_expires_ms,
-// then per line limit, soft (1|0), key_ttl_ms. Returns {i, spent, ...}
-// for soft lines crossed for the first time in their period. actual "-"
-// releases.
+// settleScript: KEYS as reserve; ARGV = id, actual, shrink,
+// shrink_expires_ms, then per line limit, soft (1|0), key_ttl_ms. Returns
+// {i, spent, ...} for soft lines crossed for the first time in their
+// period. actual "-" releases; shrink >= 0 gives back only that much of a
+// lease, -1 all of a reservation.
 var settleScript = redis.NewScript(`
-local id, actual, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local id, actual, shrink = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local n = #KEYS / 2
 local crossed = {}
 for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
   local b = 4 + (i-1)*3
-  local a = redis.call('HGET', h, 'r:' .. id)
+  local a = tonumber(redis.call('HGET', h, 'r:' .. id))
   if a then
-    redis.call('HINCRBY', h, 'reserved', -tonumber(a))
-    redis.call('HDEL', h, 'r:' .. id)
-    redis.call('ZREM', z, id)
-  end
-  if keep > 0 then
-    redis.call('HINCRBY', h, 'reserved', keep)
-    redis.call('HSET', h, 'r:' .. id, keep)
-    redis.call('ZADD', z, ARGV[4], id)
+    if shrink >= 0 and a > shrink then
+      redis.call('HINCRBY', h, 'reserved', -shrink)
+      redis.call('HINCRBY', h, 'r:' .. id, -shrink)
+      redis.call('ZADD', z, ARGV[4], id)
+    else
+      redis.call('HINCRBY', h, 'reserved', -a)
+      redis.call('HDEL', h, 'r:' .. id)
+      redis.call('ZREM', z, id)
+    end
   end
   if actual ~= '-' then
     local spent = redis.call('HINCRBY', h, 'spent', actual)
@@ -180,7 +182,11 @@ func (s *redisStore) Reserve(ctx context.Context, r ReserveRequest) (Denial, err
 }
 
 func (s *redisStore) Settle(ctx context.Context, r SettleRequest) ([]Crossed, error) {
-	keys, args := s.keysAndArgs(r.Lines, r.Now, []any{r.ID, r.Actual, max(r.Keep, 0), r.Expires.UnixMilli()}, ModeSoft)
+	shrink := int64(-1)
+	if r.Lease {
+		shrink = max(r.Shrink, 0)
+	}
+	keys, args := s.keysAndArgs(r.Lines, r.Now, []any{r.ID, r.Actual, shrink, r.Expires.UnixMilli()}, ModeSoft)
 	v, err := settleScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, err
@@ -193,7 +199,7 @@ func (s *redisStore) Settle(ctx context.Context, r SettleRequest) ([]Crossed, er
 }
 
 func (s *redisStore) Release(ctx context.Context, r SettleRequest) error {
-	keys, args := s.keysAndArgs(r.Lines, r.Now, []any{r.ID, "-", 0, 0}, ModeSoft)
+	keys, args := s.keysAndArgs(r.Lines, r.Now, []any{r.ID, "-", -1, 0}, ModeSoft)
 	return settleScript.Run(ctx, s.rdb, keys, args...).Err()
 }
 

@@ -41,11 +41,14 @@ type SettleRequest struct {
 	ID     string
 	Lines  []Line
 	Actual int64
-	// Keep, when positive, holds that much under ID again, until
-	// Expires, in the same step: a replica's lease writes what it spent
-	// and keeps what its requests in flight still need. Keep never
-	// exceeds what ID held, so it needs no room check.
-	Keep    int64
+	// Lease marks a replica's lease (see Manager): Settle then gives back
+	// only Shrink of the reservation, dropping it when nothing is left,
+	// and keeps the rest held until Expires. The lease writes what it
+	// spent and keeps what its requests in flight still need; as a
+	// difference, Shrink commutes with a Reserve that grows the same ID
+	// meanwhile.
+	Lease   bool
+	Shrink  int64
 	Expires time.Time
 	// Now is the caller's clock.
 	Now time.Time
@@ -65,9 +68,9 @@ type Store interface {
 	// room (spent + reserved + amount <= limit); it purges expired
 	// reservations first.
 	Reserve(ctx context.Context, r ReserveRequest) (Denial, error)
-	// Settle drops the reservation (if still held), adds Actual to
-	// spent, and holds Keep under the ID. It reports soft lines crossed
-	// for the first time.
+	// Settle drops the reservation (if still held; only Shrink of a
+	// lease) and adds Actual to spent. It reports soft lines crossed for
+	// the first time.
 	Settle(ctx context.Context, r SettleRequest) ([]Crossed, error)
 	// Release drops the reservation without spending anything.
 	Release(ctx context.Context, r SettleRequest) error
