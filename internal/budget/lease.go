@@ -213,7 +213,9 @@ func (m *Manager) writeLease(le *lease, now time.Time, keepRoom, tight bool) {
 	le.mu.Lock()
 	keep := le.inflight
 	if le.used && keepRoom {
-		keep += le.room()
+		// A request that cost more than it reserved leaves the room
+		// negative; the requests in flight still need all they reserved.
+		keep += max(le.room(), 0)
 	}
 	spent := le.pending
 	stale := le.held > 0 && now.Sub(le.written) >= m.leases.ttl/2

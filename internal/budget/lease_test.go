@@ -322,3 +322,31 @@ func TestLeaseAgreesWithTheStore(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseOverrun: a request that cost more than it reserved spends past
+// its lease's room; the write records it all and keeps what the request
+// still in flight reserved.
+func TestLeaseOverrun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := StaticSource{{ID: "b", Scope: keyA, Period: PeriodDay, Limit: 1_000_000_000, Mode: ModeHard}}
+	m := newTestManager(t, NewMemoryStore(), src, newClock(t0), leasing)
+	inFlight, err := m.Reserve(ctx, []Scope{keyA}, 1000) // grows the lease to 33000
+	if err != nil {
+		t.Fatal(err)
+	}
+	over, err := m.Reserve(ctx, []Scope{keyA}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Settle(ctx, over, 40_000); err != nil {
+		t.Fatal(err)
+	}
+	m.flushLeases(false)
+	if spent, reserved := usage(t, m, keyA); spent != 40_000 || reserved != 1000 {
+		t.Fatalf("spent %d reserved %d; want 40000 and the 1000 still in flight", spent, reserved)
+	}
+	if err := m.Settle(ctx, inFlight, 500); err != nil {
+		t.Fatal(err)
+	}
+}
