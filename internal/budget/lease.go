@@ -86,6 +86,9 @@ func (m *Manager) takeLeased(r *Reservation) (ok, tight bool) {
 	// Lines are sorted by budget id: every caller locks in one order.
 	for i, le := range r.leases {
 		le.mu.Lock()
+		// The budget may have been edited since the lease began: its
+		// writes check soft limits against the line as it is now.
+		le.line, le.meta = r.lines[i], r.meta[i]
 		if le.tight || le.room() < r.amount {
 			for _, held := range r.leases[:i+1] {
 				tight = tight || held.tight
@@ -113,7 +116,7 @@ func (m *Manager) growLeases(ctx context.Context, r *Reservation, now time.Time)
 	// found a lease empty would otherwise each add 32 requests' worth.
 	claimed := make([]bool, len(r.leases))
 	for i, le := range r.leases {
-		extra = min(extra, le.line.Limit/leaseShare)
+		extra = min(extra, r.lines[i].Limit/leaseShare)
 		le.mu.Lock()
 		if le.growing {
 			extra = 0

@@ -350,3 +350,38 @@ func TestLeaseOverrun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeaseFollowsAnEditedBudget: a soft limit raised mid-period is the
+// one a lease's write checks its spend against.
+func TestLeaseFollowsAnEditedBudget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := &StaticSource{{ID: "soft", Scope: keyA, Period: PeriodDay, Limit: 500, Mode: ModeSoft}}
+	n := &captureNotifier{}
+	m := newTestManager(t, NewMemoryStore(), editable{src}, newClock(t0), leasing, func(o *Options) { o.Notifier = n })
+	spend := func(cost int64) {
+		r, err := m.Reserve(ctx, []Scope{keyA}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Settle(ctx, r, cost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spend(100)
+	(*src)[0].Limit = 1000 // raised by an admin
+	spend(500)             // 600 spent: past the old limit, within the new
+	m.flushLeases(false)
+	spend(500) // 1100: past the new one
+	m.Close()
+	if got := n.all(); len(got) != 1 || got[0].SpentMicroUSD != 1100 || got[0].LimitMicroUSD != 1000 {
+		t.Fatalf("alerts %+v; want one, at 1100 of 1000", got)
+	}
+}
+
+// editable is a Source whose budgets a test changes between calls.
+type editable struct{ src *StaticSource }
+
+func (e editable) BudgetsFor(ctx context.Context, scopes []Scope) ([]Budget, error) {
+	return e.src.BudgetsFor(ctx, scopes)
+}
