@@ -196,7 +196,7 @@ func (r *ChatRequest) UnmarshalJSON(b []byte) error {
 	var a chatRequestAlias
 	// Most requests carry one or two messages; room for ten was 6% of the
 	// bytes a plain request allocated in the gateway.
-	if err := decodeWithRoom(b, &a, &a.Messages, 2, "messages"); err != nil {
+	if err := decodeWithRoom(b, &a, &a.Messages, 2, "messages", 0); err != nil {
 		return err
 	}
 	extra, err := unknownFields(b, chatRequestFields)
@@ -258,7 +258,7 @@ func (c *ChatChunk) UnmarshalJSON(b []byte) error {
 // keeps a copy of it as the chunk's wire form (see Wire).
 func DecodeWireChunk(data []byte) (*ChatChunk, error) {
 	c := &ChatChunk{wire: append([]byte(nil), data...)} // data may be a reused buffer
-	if err := decodeWithRoom(c.wire, (*chatChunkAlias)(c), &c.Choices, 1, "choices"); err != nil {
+	if err := decodeWithRoom(c.wire, (*chatChunkAlias)(c), &c.Choices, 1, "choices", json.DontCopyString); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -276,10 +276,11 @@ func (c *ChatChunk) Edit() { editWire(&c.wire, &c.Extra, chatChunkFields) }
 
 // DecodeWireResponse decodes data, an OpenAI-shaped chat completion, and
 // keeps data itself as the response's wire form (see Wire): the caller
-// must not change it afterwards.
+// must not change it afterwards, since the response's strings point into
+// it too.
 func DecodeWireResponse(data []byte) (*ChatResponse, error) {
 	r := &ChatResponse{wire: data}
-	if err := decodeWithRoom(data, (*chatResponseAlias)(r), &r.Choices, 1, "choices"); err != nil {
+	if err := decodeWithRoom(data, (*chatResponseAlias)(r), &r.Choices, 1, "choices", json.DontCopyString); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -293,15 +294,31 @@ func DecodeWireResponse(data []byte) (*ChatResponse, error) {
 // a missing one, so a value that decoded no elements is looked at again
 // and, when the member is absent, the list is left nil as a plain decode
 // leaves it.
-func decodeWithRoom[E any](data []byte, v any, list *[]E, n int, member string) error {
+func decodeWithRoom[E any](data []byte, v any, list *[]E, n int, member string, flags json.ParseFlags) error {
 	*list = make([]E, 0, n)
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := parse(data, v, flags); err != nil {
 		return err
 	}
 	if len(*list) == 0 && cap(*list) == n && !hasMember(data, member) {
 		*list = nil
 	}
 	return nil
+}
+
+// parse is json.Unmarshal with flags. A wire form is decoded with
+// json.DontCopyString: its strings then point into the wire form, which
+// the chunk or answer keeps unchanged for as long as it lives, instead of
+// each being a copy (half of a streamed chunk's allocations).
+func parse(data []byte, v any, flags json.ParseFlags) error {
+	if flags == 0 {
+		return json.Unmarshal(data, v)
+	}
+	rest, err := json.Parse(data, v, flags)
+	if err == nil && len(rest) != 0 {
+		// As Unmarshal: bytes after the value are an error.
+		return json.Unmarshal(data, new(json.RawMessage))
+	}
+	return err
 }
 
 // hasMember reports whether the JSON object b (valid, already decoded)

@@ -237,6 +237,10 @@ func TestDecodeWireChunk(t *testing.T) {
 		`{"id":"c","choices":null}`,
 		`{"id":"c","x":{"choices":[]},"choices":[{"index":0},{"index":1},{"index":2}]}`,
 		`{"id":"c","x":{"choices":[]}}`,
+		`{"id":"c\u0041\n","model":"m","choices":[{"index":0,"delta":{"content":"\"quoted\" \u00e9"}}]}`,
+		`{"id":"c"} `,
+		`{"id":"c"} x`,
+		`{"id":"c"}{}`,
 		`not json`,
 	} {
 		t.Run(in, func(t *testing.T) { checkWireChunk(t, []byte(in)) })
@@ -253,6 +257,19 @@ func TestDecodeWireChunk(t *testing.T) {
 	}
 }
 
+// TestWireTrailingBytes: bytes after the value are the error Unmarshal
+// gives, though the wire forms are decoded with json.Parse.
+func TestWireTrailingBytes(t *testing.T) {
+	_, err := DecodeWireChunk([]byte(`{"id":"c"} x`))
+	if err == nil || !strings.Contains(err.Error(), "after top-level value") {
+		t.Fatalf("chunk with trailing bytes: %v", err)
+	}
+	_, err = DecodeWireResponse([]byte(`{"id":"r"}]`))
+	if err == nil || !strings.Contains(err.Error(), "after top-level value") {
+		t.Fatalf("response with trailing bytes: %v", err)
+	}
+}
+
 func TestDecodeWireResponse(t *testing.T) {
 	for _, in := range []string{
 		`{"id":"r","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`,
@@ -261,6 +278,7 @@ func TestDecodeWireResponse(t *testing.T) {
 		`{"id":"r"}`,
 		`{"id":"r","choices":[]}`,
 		`{"id":"r","choices":[{"index":0},{"index":1}]}`,
+		`{"id":"r"} x`,
 		`[]`,
 	} {
 		t.Run(in, func(t *testing.T) { checkWireResponse(t, []byte(in)) })
