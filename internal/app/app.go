@@ -217,6 +217,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Gatewa
 	mopts.Cost = g.gov.CostUSD
 	metrics := telemetry.NewMetrics(mopts)
 	registerWriterMetrics(metrics.Registry(), g.gov)
+	registerCounterMetrics(metrics.Registry(), g.gov)
 	// Tracing first, so its span covers every other stage; metrics last, so
 	// its stream wrapper is outermost and times the chunk the client gets.
 	stages := []gateway.Stage{tracing.Stage()}

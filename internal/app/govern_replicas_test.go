@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("call %d: %d %s", i, status, body)
 		}
-		if want := 9 - i; hdr.Get("X-Ratelimit-Remaining-Requests") != itoa(want) {
+		if want := 9 - i; hdr.Get("X-Ratelimit-Remaining-Requests") != strconv.Itoa(want) {
 			t.Errorf("call %d on replica %d: remaining %q, want %d", i, i%2, hdr.Get("X-Ratelimit-Remaining-Requests"), want)
 		}
 	}
@@ -126,13 +127,55 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
+// TestLeasesAcrossReplicas: two gateways sharing Redis decide most calls
+// on their own leases, say so in /metrics, and still share the limit.
+func TestLeasesAcrossReplicas(t *testing.T) {
+	setup := govSetup{}
+	setup.redisURL, setup.prefix = redisURL(t)
+	setup.dsn = storetest.PostgresDSN(t)
+	setup.keyFile, _ = newKeyFile(t)
+	// 1200 rpm: a lease is a second's refill, 20 calls.
+	seedStore(t, setup.dsn, []seedKey{{secret: rlKey, rpm: 1200}})
+	seedBudget(t, setup.dsn, store.Budget{ID: "bud_big", Scope: store.ScopeTeam, ScopeID: "t1", Period: store.PeriodMonth, LimitMicroUSD: 1e9, Mode: store.ModeHard})
+	f := newFleet(t)
+	gws := []*govEnv{startGov(t, f, setup), startGov(t, f, setup)}
+	for i := range 60 {
+		status, hdr, body := gws[i%2].do(http.MethodPost, "/v1/chat/completions", rlKey, govChat)
+		if status != 200 {
+			t.Fatalf("call %d: %d %s", i, status, body)
+		}
+		// What a replica says is left counts its own calls, the other's
+		// as of its last round trip, and no more than the other's lease
+		// of 20 as used.
+		left, err := strconv.Atoi(hdr.Get("X-Ratelimit-Remaining-Requests"))
+		if err != nil || left > 1200-(i/2+1) || left < 1200-(i+1)-20 {
+			t.Fatalf("call %d: remaining %q; want %d..%d", i, hdr.Get("X-Ratelimit-Remaining-Requests"), 1200-(i+1)-20, 1200-(i/2+1))
+		}
 	}
-	s := ""
-	for ; n > 0; n /= 10 {
-		s = string(rune('0'+n%10)) + s
+	for i, g := range gws {
+		_, _, metrics := g.do(http.MethodGet, "/metrics", "", "")
+		value := func(counter, where string) int {
+			prefix := `switchyard_counters_decisions_total{counter="` + counter + `",where="` + where + `"} `
+			for _, line := range strings.Split(metrics, "\n") {
+				if v, ok := strings.CutPrefix(line, prefix); ok {
+					n := 0
+					for _, c := range v {
+						n = n*10 + int(c-'0')
+					}
+					return n
+				}
+			}
+			t.Fatalf("replica %d: no %s in /metrics", i, prefix)
+			return 0
+		}
+		rlLease, rlRedis := value("rate_limit", "lease"), value("rate_limit", "redis")
+		budLease, budRedis := value("budget", "lease"), value("budget", "redis")
+		t.Logf("replica %d: rate limit %d on leases, %d by Redis; budget %d and %d", i, rlLease, rlRedis, budLease, budRedis)
+		// 30 calls each: a round trip takes a lease of 20, which covers
+		// the next 20.
+		if rlLease+rlRedis != 30 || rlLease < 20 || budLease+budRedis != 30 || budLease < 20 {
+			t.Errorf("replica %d: rate limit %d leased + %d by Redis, budget %d + %d; want 30 each, mostly leased",
+				i, rlLease, rlRedis, budLease, budRedis)
+		}
 	}
-	return s
 }

@@ -39,3 +39,34 @@ func registerWriterMetrics(reg *prometheus.Registry, gov *govern.Governance) {
 		}
 	}
 }
+
+// registerCounterMetrics exports where rate-limit and budget decisions
+// were made, with Redis: on this replica's leases or by a round trip. An
+// operator sees from the ratio whether leases are doing their work, and
+// from a rising round-trip rate that a limit is near.
+func registerCounterMetrics(reg *prometheus.Registry, gov *govern.Governance) {
+	if _, ok := gov.CounterDecisions(); !ok {
+		return
+	}
+	for _, c := range []struct {
+		counter, where string
+		value          func(govern.CounterDecisions) int64
+	}{
+		{"rate_limit", "lease", func(d govern.CounterDecisions) int64 { return d.RateLimit.Leased }},
+		{"rate_limit", "redis", func(d govern.CounterDecisions) int64 { return d.RateLimit.Shared }},
+		{"budget", "lease", func(d govern.CounterDecisions) int64 { return d.Budget.Leased }},
+		{"budget", "redis", func(d govern.CounterDecisions) int64 { return d.Budget.Shared }},
+	} {
+		value := c.value
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace:   "switchyard",
+			Subsystem:   "counters",
+			Name:        "decisions_total",
+			Help:        "Rate-limit checks and budget reservations, by where they were decided: on this replica's lease or by a round trip to Redis.",
+			ConstLabels: prometheus.Labels{"counter": c.counter, "where": c.where},
+		}, func() float64 {
+			d, _ := gov.CounterDecisions()
+			return float64(value(d))
+		}))
+	}
+}

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,6 +62,24 @@ type leases struct {
 	done  chan struct{}
 
 	stopOnce sync.Once
+
+	leased, shared atomic.Int64 // reservations by where they were made
+}
+
+// Decisions counts a Manager's reservations by where they were made.
+type Decisions struct {
+	// Leased were reserved from this Manager's leases without a round
+	// trip, Shared by one to the store (growing a lease, or on their own).
+	Leased, Shared int64
+}
+
+// Decisions reports where the Manager's reservations were made; zero
+// without leases.
+func (m *Manager) Decisions() Decisions {
+	if m.leases == nil {
+		return Decisions{}
+	}
+	return Decisions{Leased: m.leases.leased.Load(), Shared: m.leases.shared.Load()}
 }
 
 // get returns the lease of l's period, creating it. A lease lives as long

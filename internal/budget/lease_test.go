@@ -69,6 +69,9 @@ func TestLeaseSkipsTheStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if d := m.Decisions(); d.Leased != 66 || d.Shared != 1 {
+				t.Fatalf("Decisions() = %+v; want 66 leased and the first growth", d)
+			}
 			m.flushLeases(false)
 			if spent, reserved := usage(t, m, keyA); spent != 66*400 || reserved != 33_000-66*400 {
 				t.Fatalf("after a write: spent %d reserved %d; want %d and the room left, %d", spent, reserved, 66*400, 33_000-66*400)

@@ -188,13 +188,18 @@ func (m *Manager) Reserve(ctx context.Context, scopes []Scope, maxCost int64) (*
 	r.id = string(strconv.AppendUint(append(make([]byte, 0, 32), m.idPrefix...), m.seq.Add(1), 36))
 	if m.leases != nil {
 		ok, tight := m.takeLeased(r)
-		if !ok && !tight {
+		if ok {
+			m.leases.leased.Add(1)
+			return r, nil
+		}
+		m.leases.shared.Add(1)
+		if !tight {
 			if ok, err = m.growLeases(ctx, r, now); err != nil {
 				return nil, fmt.Errorf("budget: reserve: %w", err)
 			}
-		}
-		if ok {
-			return r, nil
+			if ok {
+				return r, nil
+			}
 		}
 		r.leases = nil
 	}

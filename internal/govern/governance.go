@@ -240,6 +240,23 @@ func (g *Governance) Stats() WriterStats {
 	return WriterStats{Usage: g.usage.Stats(), Audit: g.chain.Stats()}
 }
 
+// CounterDecisions is where the shared counters' decisions were made.
+type CounterDecisions struct {
+	RateLimit ratelimit.Decisions
+	Budget    budget.Decisions
+}
+
+// CounterDecisions reports how many rate-limit and budget decisions this
+// replica made on its leases and how many went to Redis; ok is false
+// when the counters are this process's own (no Redis).
+func (g *Governance) CounterDecisions() (d CounterDecisions, ok bool) {
+	dc, ok := g.limiter.(ratelimit.DecisionCounter)
+	if !ok {
+		return d, false
+	}
+	return CounterDecisions{RateLimit: dc.Decisions(), Budget: g.mgr.Decisions()}, true
+}
+
 // Problems names what is degraded, for readiness: empty when healthy.
 func (g *Governance) Problems() map[string]string {
 	p := map[string]string{}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,20 @@ type lease struct {
 type leases struct {
 	span time.Duration // 0: leasing is off
 	m    sync.Map      // subject -> *lease
+
+	leased, shared atomic.Int64 // decisions by where they were made
+}
+
+// Decisions counts a limiter's decisions by where they were made.
+type Decisions struct {
+	// Leased were decided on this replica's leases, Shared by a round
+	// trip to Redis.
+	Leased, Shared int64
+}
+
+// DecisionCounter is implemented by limiters that lease (NewRedis).
+type DecisionCounter interface {
+	Decisions() Decisions
 }
 
 // size is how much of a limit one lease asks for: span's worth of the

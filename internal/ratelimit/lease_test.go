@@ -77,6 +77,9 @@ func TestLeases(t *testing.T) {
 	if r, err = l.Allow(ctx, "key:a", lim, 0); err != nil || !r.Allowed || r.RemainingRequests != 5997 || trips.n.Load() != 3 {
 		t.Fatalf("after expiry: %+v, %v, %d round trips; want 5997 left and a round trip", r, err, trips.n.Load())
 	}
+	if d := l.(DecisionCounter).Decisions(); d.Leased != 100 || d.Shared != 3 {
+		t.Fatalf("Decisions() = %+v; want 100 leased and 3 by Redis", d)
+	}
 }
 
 // TestLeaseStopsNearTheLimit: a lease takes at most an eighth of what is

@@ -193,8 +193,10 @@ func (l *redisLimiter) AllowAll(ctx context.Context, checks []Check, tokens int)
 	}
 	now := l.clock()
 	if r, ok := l.leases.take(checks, tokens, now); ok {
+		l.leases.leased.Add(1)
 		return r, nil
 	}
+	l.leases.shared.Add(1)
 	keys := make([]string, len(checks))
 	trips := make([]trip, len(checks))
 	args := make([]any, 0, 2+6*len(checks))
@@ -287,4 +289,12 @@ func (l *redisLimiter) AddTokens(ctx context.Context, subject string, n int) err
 	return l.fallback.AddTokens(ctx, subject, n)
 }
 
-var _ Limiter = (*redisLimiter)(nil)
+// Decisions implements DecisionCounter.
+func (l *redisLimiter) Decisions() Decisions {
+	return Decisions{Leased: l.leases.leased.Load(), Shared: l.leases.shared.Load()}
+}
+
+var (
+	_ Limiter         = (*redisLimiter)(nil)
+	_ DecisionCounter = (*redisLimiter)(nil)
+)
