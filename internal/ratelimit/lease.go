@@ -40,6 +40,38 @@ type leases struct {
 	m    sync.Map      // subject -> *lease
 
 	leased, shared atomic.Int64 // decisions by where they were made
+	nextSweep      atomic.Int64 // unix µs of the next sweep for idle leases
+}
+
+// idleLease is how long a lease stays after it expired unused: a minute
+// refills any bucket, so what such a lease still held no longer matters
+// and the subject's entry can go.
+const idleLease = time.Minute
+
+// sweep drops leases idle for idleLease, at most once per idleLease, so
+// that a replica does not keep an entry for every key it ever served.
+func (ls *leases) sweep(now time.Time) {
+	next := ls.nextSweep.Load()
+	if now.UnixMicro() < next || !ls.nextSweep.CompareAndSwap(next, now.Add(idleLease).UnixMicro()) {
+		return
+	}
+	ls.m.Range(func(k, v any) bool {
+		le := v.(*lease)
+		le.mu.Lock()
+		idle := !le.asking && now.Sub(le.expires) > idleLease
+		le.mu.Unlock()
+		if idle {
+			ls.m.Delete(k)
+		}
+		return true
+	})
+}
+
+// len counts the leases held, for tests.
+func (ls *leases) len() int {
+	n := 0
+	ls.m.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // Decisions counts a limiter's decisions by where they were made.

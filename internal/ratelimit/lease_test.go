@@ -187,3 +187,42 @@ func TestLeasedTokenCorrections(t *testing.T) {
 		t.Fatalf("another replica after the correction: %+v, %v; want refused with 100 left", r, err)
 	}
 }
+
+// TestIdleLeasesGo: a replica forgets a subject's lease a minute after it
+// ran out unused, and what it held is not admitted twice: the subject's
+// next request starts a new lease from the shared bucket.
+func TestIdleLeasesGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := &fakeClock{t: t0}
+	l, _, _ := leasedLimiter(t, clock)
+	rl := l.(*redisLimiter)
+	lim := Limits{RPM: 6000}
+	for _, s := range []string{"key:1", "key:2", "key:3"} {
+		if r, err := l.Allow(ctx, s, lim, 0); err != nil || !r.Allowed {
+			t.Fatalf("%s: %+v, %v", s, r, err)
+		}
+	}
+	if n := rl.leases.len(); n != 3 {
+		t.Fatalf("%d leases; want 3", n)
+	}
+	// Not yet a minute past expiry: they stay.
+	clock.Add(30 * time.Second)
+	if _, err := l.Allow(ctx, "key:4", lim, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := rl.leases.len(); n != 4 {
+		t.Fatalf("%d leases after 30s; want 4", n)
+	}
+	clock.Add(2 * time.Minute)
+	if _, err := l.Allow(ctx, "key:1", lim, 0); err != nil {
+		t.Fatal(err)
+	}
+	// key:1 came back and has a lease again; the others are gone.
+	if n := rl.leases.len(); n != 1 {
+		t.Fatalf("%d leases after two idle minutes; want 1", n)
+	}
+	if r, err := l.Allow(ctx, "key:2", lim, 0); err != nil || !r.Allowed || r.RemainingRequests != 5999 {
+		t.Fatalf("key:2 after its lease went: %+v, %v; want a fresh bucket with 5999 left", r, err)
+	}
+}

@@ -197,6 +197,7 @@ func (l *redisLimiter) AllowAll(ctx context.Context, checks []Check, tokens int)
 		return r, nil
 	}
 	l.leases.shared.Add(1)
+	l.leases.sweep(now)
 	keys := make([]string, len(checks))
 	trips := make([]trip, len(checks))
 	args := make([]any, 0, 2+6*len(checks))
