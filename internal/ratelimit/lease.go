@@ -43,9 +43,10 @@ type leases struct {
 	nextSweep      atomic.Int64 // unix µs of the next sweep for idle leases
 }
 
-// idleLease is how long a lease stays after it expired unused: a minute
-// refills any bucket, so what such a lease still held no longer matters
-// and the subject's entry can go.
+// idleLease is how long a lease stays after it expired unused. A minute
+// refills the bucket of a subject nobody used meanwhile, so what the
+// lease still held no longer matters; where other replicas kept using
+// it, what it held is lost once, at most one lease admitted less.
 const idleLease = time.Minute
 
 // sweep drops leases idle for idleLease, at most once per idleLease, so
