@@ -45,8 +45,9 @@ type lease struct {
 func (le *lease) room() int64 { return le.held - le.inflight - le.pending }
 
 // leaseExtra is how many requests' worth of room a lease takes beyond the
-// request that grows it, and leaseShare the fraction of a limit it may
-// hold at most.
+// request that grows it, and 1/leaseShare of the limit caps that extra:
+// a lease grows only when its room is below one request, so its unused
+// room stays under one request plus that cap.
 const (
 	leaseExtra = 32
 	leaseShare = 64
