@@ -324,13 +324,22 @@ func parse(data []byte, v any, flags json.ParseFlags) error {
 // hasMember reports whether the JSON object b (valid, already decoded)
 // has a top-level member the decoder reads into the field name: its name
 // in any case, as the decoder matches them.
+// It walks the top-level keys without collecting them: it runs on every
+// streamed answer's last chunk, whose choices are empty.
 func hasMember(b []byte, name string) bool {
-	members, err := unknownFields(b, nil) // with nothing known, all of them
-	if err != nil {
-		return false
-	}
-	for k := range members {
-		if strings.EqualFold(k, name) {
+	var tok json.Tokenizer
+	tok.Reset(b)
+	for tok.Next() {
+		if tok.Depth != 1 || !tok.IsKey {
+			continue
+		}
+		if inner := tok.Value[1 : len(tok.Value)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			if strings.EqualFold(string(inner), name) {
+				return true
+			}
+			continue
+		}
+		if key, _, err := unknownName(tok.Value, nil); err == nil && strings.EqualFold(key, name) {
 			return true
 		}
 	}
