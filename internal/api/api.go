@@ -49,16 +49,23 @@ func NewRequestID() string {
 		ms >>= 8
 	}
 	_, _ = rand.Read(b[6:])
-	return "req_" + hex.EncodeToString(b[:])
+	var id [4 + 2*len(b)]byte
+	copy(id[:], "req_")
+	hex.Encode(id[4:], b[:])
+	return string(id[:])
 }
 
 // SetProvenance writes the provenance headers.
 func SetProvenance(h http.Header, p gateway.Provenance) {
 	if p.Provider != "" {
-		h.Set("X-Switchyard-Provider", p.Provider)
-		h.Set("X-Switchyard-Deployment", p.Deployment)
-		h.Set("X-Switchyard-Region", p.Region)
-		h.Set("X-Switchyard-Model-Version", p.ModelVersion)
+		// One backing array for the four values, and names already in
+		// canonical form: Set would allocate a slice per header.
+		vs := [...]string{p.Provider, p.Deployment, p.Region, p.ModelVersion}
+		all := vs[:]
+		h["X-Switchyard-Provider"] = all[0:1:1]
+		h["X-Switchyard-Deployment"] = all[1:2:2]
+		h["X-Switchyard-Region"] = all[2:3:3]
+		h["X-Switchyard-Model-Version"] = all[3:4:4]
 	}
 	if p.Attempts > 0 {
 		h.Set("X-Switchyard-Attempts", strconv.Itoa(p.Attempts))

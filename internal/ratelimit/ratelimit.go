@@ -69,15 +69,25 @@ type Limiter interface {
 // apply. The names are stored in canonical form directly: Set would
 // canonicalise (and allocate) six names on every response.
 func (r Result) Headers(h http.Header) {
+	// The values share one backing array: a slice each was six
+	// allocations on every response.
+	var vs []string
+	if r.LimitRequests > 0 || r.LimitTokens > 0 {
+		vs = make([]string, 0, 6)
+	}
+	set := func(name, v string) {
+		vs = append(vs, v)
+		h[name] = vs[len(vs)-1 : len(vs) : len(vs)]
+	}
 	if r.LimitRequests > 0 {
-		h["X-Ratelimit-Limit-Requests"] = []string{strconv.Itoa(r.LimitRequests)}
-		h["X-Ratelimit-Remaining-Requests"] = []string{strconv.Itoa(max(r.RemainingRequests, 0))}
-		h["X-Ratelimit-Reset-Requests"] = []string{formatReset(r.ResetRequests)}
+		set("X-Ratelimit-Limit-Requests", strconv.Itoa(r.LimitRequests))
+		set("X-Ratelimit-Remaining-Requests", strconv.Itoa(max(r.RemainingRequests, 0)))
+		set("X-Ratelimit-Reset-Requests", formatReset(r.ResetRequests))
 	}
 	if r.LimitTokens > 0 {
-		h["X-Ratelimit-Limit-Tokens"] = []string{strconv.Itoa(r.LimitTokens)}
-		h["X-Ratelimit-Remaining-Tokens"] = []string{strconv.Itoa(max(r.RemainingTokens, 0))}
-		h["X-Ratelimit-Reset-Tokens"] = []string{formatReset(r.ResetTokens)}
+		set("X-Ratelimit-Limit-Tokens", strconv.Itoa(r.LimitTokens))
+		set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(max(r.RemainingTokens, 0)))
+		set("X-Ratelimit-Reset-Tokens", formatReset(r.ResetTokens))
 	}
 }
 
