@@ -495,32 +495,8 @@ func TestConcurrentNoOverspend(t *testing.T) {
 			if err := replicas[0].Reconcile(ctx, "hard", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), limit-95_000); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			var granted, refused, settledTotal atomic.Int64
-			for i := range 200 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					m := replicas[i%2]
-					r, err := m.Reserve(ctx, []Scope{keyA, teamA}, maxCost)
-					var ex *ExceededError
-					if errors.As(err, &ex) {
-						refused.Add(1)
-						return
-					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					granted.Add(1)
-					actual := rand.Int64N(maxCost)
-					settledTotal.Add(actual)
-					if err := m.Settle(ctx, r, actual); err != nil {
-						t.Error(err)
-					}
-				}()
-			}
-			wg.Wait()
+			rr := raceReservations(t, replicas, 200, maxCost, nil)
+			granted, refused, settledTotal := &rr.granted, &rr.refused, &rr.settled
 			spent, reserved := usage(t, replicas[1], teamA)
 			if spent > limit {
 				t.Fatalf("overspent: %d > limit %d", spent, limit)
@@ -533,6 +509,48 @@ func TestConcurrentNoOverspend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raced is what raceReservations counted.
+type raced struct {
+	granted, refused, settled atomic.Int64
+}
+
+// raceReservations sends n concurrent requests of maxCost, charged to keyA
+// and teamA and taking turns over replicas; each granted one settles at a
+// random cost below maxCost. before, if set, runs first in each request.
+func raceReservations(t *testing.T, replicas []*Manager, n int, maxCost int64, before func(i int, m *Manager)) *raced {
+	ctx := context.Background()
+	var out raced
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := replicas[i%len(replicas)]
+			if before != nil {
+				before(i, m)
+			}
+			r, err := m.Reserve(ctx, []Scope{keyA, teamA}, maxCost)
+			var ex *ExceededError
+			if errors.As(err, &ex) {
+				out.refused.Add(1)
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			out.granted.Add(1)
+			actual := rand.Int64N(maxCost)
+			out.settled.Add(actual)
+			if err := m.Settle(ctx, r, actual); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return &out
 }
 
 func TestNoBudgetsIsFree(t *testing.T) {

@@ -166,34 +166,12 @@ func TestLeasedReplicasNeverOverspend(t *testing.T) {
 			if err := replicas[0].Reconcile(ctx, "hard", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), limit-95_000); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			var granted, settledTotal atomic.Int64
-			for i := range 200 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					m := replicas[i%2]
-					if i%50 == 0 {
-						m.flushLeases(false) // writes race the requests
-					}
-					r, err := m.Reserve(ctx, []Scope{keyA, teamA}, maxCost)
-					var ex *ExceededError
-					if errors.As(err, &ex) {
-						return
-					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					granted.Add(1)
-					actual := rand.Int64N(maxCost)
-					settledTotal.Add(actual)
-					if err := m.Settle(ctx, r, actual); err != nil {
-						t.Error(err)
-					}
-				}()
-			}
-			wg.Wait()
+			rr := raceReservations(t, replicas, 200, maxCost, func(i int, m *Manager) {
+				if i%50 == 0 {
+					m.flushLeases(false) // writes race the requests
+				}
+			})
+			granted, settledTotal := &rr.granted, &rr.settled
 			replicas[0].Close()
 			replicas[1].Close()
 			spent, reserved := usage(t, replicas[1], teamA)

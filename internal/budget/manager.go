@@ -137,7 +137,7 @@ type lineMeta struct {
 	webhook string
 }
 
-// ID names the reservation in logs.
+// ID names the reservation in logs; empty for one held in a lease.
 func (r *Reservation) ID() string {
 	if r == nil {
 		return ""
@@ -185,7 +185,6 @@ func (m *Manager) Reserve(ctx context.Context, scopes []Scope, maxCost int64) (*
 	if err := m.seed(ctx, r); err != nil {
 		return nil, err
 	}
-	r.id = string(strconv.AppendUint(append(make([]byte, 0, 32), m.idPrefix...), m.seq.Add(1), 36))
 	if m.leases != nil {
 		ok, tight := m.takeLeased(r)
 		if ok {
@@ -203,6 +202,8 @@ func (m *Manager) Reserve(ctx context.Context, scopes []Scope, maxCost int64) (*
 		}
 		r.leases = nil
 	}
+	// Only a reservation the store holds on its own needs a name there.
+	r.id = string(strconv.AppendUint(append(make([]byte, 0, 32), m.idPrefix...), m.seq.Add(1), 36))
 	d, err := m.store.Reserve(ctx, ReserveRequest{ID: r.id, Lines: r.lines, Amount: maxCost, Now: now, Expires: now.Add(m.ttl)})
 	if err != nil {
 		return nil, fmt.Errorf("budget: reserve: %w", err)

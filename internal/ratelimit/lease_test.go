@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,26 +117,8 @@ func TestLeasesNeverOverAdmit(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: t0}
 	_, _, mk := leasedLimiter(t, clock)
-	replicas := []Limiter{mk(), mk()}
 	lim := Limits{RPM: 1200, TPM: 1_000_000} // leases of 20 requests
-	var wg sync.WaitGroup
-	var allowed atomic.Int32
-	for i := range 2000 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := replicas[i%2].Allow(context.Background(), "key:hot", lim, 10)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if r.Allowed {
-				allowed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := allowed.Load(); n > 1200 || n < 1200-2*20 {
+	if n, _ := race(t, []Limiter{mk(), mk()}, 2000, lim); n > 1200 || n < 1200-2*20 {
 		t.Fatalf("allowed %d; want 1160..1200", n)
 	}
 }

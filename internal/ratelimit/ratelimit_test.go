@@ -164,31 +164,36 @@ func TestExactAcrossReplicas(t *testing.T) {
 			t.Parallel()
 			clock := &fakeClock{t: t0}
 			mk := be.newLimiters(t, clock)
-			replicas := []Limiter{mk(), mk()}
-			var wg sync.WaitGroup
-			var allowed, refused atomic.Int32
-			for i := range 300 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r, err := replicas[i%2].Allow(context.Background(), "key:hot", Limits{RPM: 100, TPM: 1_000_000}, 10)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if r.Allowed {
-						allowed.Add(1)
-					} else {
-						refused.Add(1)
-					}
-				}()
-			}
-			wg.Wait()
-			if allowed.Load() != 100 || refused.Load() != 200 {
-				t.Fatalf("allowed %d refused %d; want exactly 100 and 200", allowed.Load(), refused.Load())
+			allowed, refused := race(t, []Limiter{mk(), mk()}, 300, Limits{RPM: 100, TPM: 1_000_000})
+			if allowed != 100 || refused != 200 {
+				t.Fatalf("allowed %d refused %d; want exactly 100 and 200", allowed, refused)
 			}
 		})
 	}
+}
+
+// race sends n concurrent requests of 10 tokens for one subject, taking
+// turns over replicas, and counts how many were allowed and refused.
+func race(t *testing.T, replicas []Limiter, n int, lim Limits) (allowed, refused int) {
+	var wg sync.WaitGroup
+	var a, r atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := replicas[i%len(replicas)].Allow(context.Background(), "key:hot", lim, 10)
+			switch {
+			case err != nil:
+				t.Error(err)
+			case res.Allowed:
+				a.Add(1)
+			default:
+				r.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(a.Load()), int(r.Load())
 }
 
 func unreachableRedis(t *testing.T) *redis.Client {

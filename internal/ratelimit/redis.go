@@ -77,11 +77,10 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) Limiter {
 // allowScript mirrors memoryLimiter.AllowAll, and moves leases (see
 // lease) in the same step. KEYS = one hash per subject; ARGV = now_us (0:
 // use the server clock), tokens, then per key: rpm, tpm, the requests and
-// tokens a lease gives back, and the
-// requests and tokens the next lease asks for. Returns allowed, then per
-// key: remaining req, reset req us, retry req us, remaining tok, reset
-// tok us, retry tok us (as if no lease were taken), requests and tokens
-// leased.
+// tokens a lease gives back, and the requests and tokens the next lease
+// asks for. Returns allowed, then per key: remaining req, reset req us,
+// retry req us, remaining tok, reset tok us, retry tok us (as if no lease
+// were taken), requests and tokens leased.
 var allowScript = redis.NewScript(`
 local W = 60000000
 local now = tonumber(ARGV[1])
