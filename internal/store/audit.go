@@ -28,10 +28,32 @@ func scanAudit(sc scanner) (AuditRecord, error) {
 }
 
 // AppendAudit implements AuditStore.
+//
+// Records are almost never stored already (only a replayed spill, or a
+// write whose commit was never confirmed, brings some back), so the
+// records go in without asking first; a unique violation on an id sends
+// the batch round again, this time without the records already stored.
+// Asking every time cost a round trip per batch, and on PostgreSQL worse:
+// a plan cached while the table was small scanned all of it.
 func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal SealFunc) ([]AuditRecord, error) {
-	if len(recs) == 0 {
+	fresh := distinctAudit(recs)
+	if len(fresh) == 0 {
 		return nil, nil
 	}
+	out, err := s.appendAudit(ctx, fresh, seal, false)
+	if isUniqueViolation(err) {
+		out, err = s.appendAudit(ctx, fresh, seal, true)
+	}
+	if err != nil {
+		return nil, mapErr(err, "store: append audit")
+	}
+	return out, nil
+}
+
+// appendAudit seals fresh after the chain's head and inserts it in one
+// transaction; with dropKnown, it first leaves out the records whose id is
+// stored already.
+func (s *sqlStore) appendAudit(ctx context.Context, fresh []AuditRecord, seal SealFunc, dropKnown bool) ([]AuditRecord, error) {
 	var out []AuditRecord
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == dialectPostgres {
@@ -39,50 +61,66 @@ func (s *sqlStore) AppendAudit(ctx context.Context, recs []AuditRecord, seal Sea
 				return err
 			}
 		}
-		fresh, err := s.dropKnownAudit(ctx, tx, recs)
-		if err != nil || len(fresh) == 0 {
-			return err
+		recs := fresh
+		if dropKnown {
+			var err error
+			if recs, err = s.dropKnownAudit(ctx, tx, fresh); err != nil || len(recs) == 0 {
+				return err
+			}
 		}
 		head, err := s.auditHead(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if err := seal(head, fresh); err != nil {
+		// Seal writes into the records: work on copies, so that a second
+		// round starts from the records as they came.
+		recs = append([]AuditRecord(nil), recs...)
+		if err := seal(head, recs); err != nil {
 			return fmt.Errorf("seal: %w", err)
 		}
-		args := make([]any, 0, len(fresh)*s.auditRows.width)
-		for _, r := range fresh {
+		args := make([]any, 0, len(recs)*s.auditRows.width)
+		for _, r := range recs {
 			args = append(args, r.Seq, r.ID, micros(r.Time), r.ActorKind, r.ActorID, r.TeamID, r.OrgID, r.Action, r.Resource,
 				r.Outcome, string(r.Details), r.RequestDigest, r.PrevHash, r.Hash)
 		}
 		if _, err := s.auditRows.insert(ctx, tx, args); err != nil {
 			return err
 		}
-		out = fresh
+		out = recs
 		return nil
 	})
-	if err != nil {
-		return nil, mapErr(err, "store: append audit")
-	}
-	return out, nil
+	return out, err
 }
 
-// dropKnownAudit returns copies of recs minus those whose ID is already
-// stored or repeated within recs; it fills missing IDs.
-func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) ([]AuditRecord, error) {
+// distinctAudit returns copies of recs without repeated ids, filling
+// missing ones.
+func distinctAudit(recs []AuditRecord) []AuditRecord {
 	seen := make(map[string]bool, len(recs))
-	ids := make([]string, 0, len(recs))
 	fresh := make([]AuditRecord, 0, len(recs))
 	for _, r := range recs {
 		if r.ID == "" {
 			r.ID = NewID("aud")
 		}
-		if seen[r.ID] {
-			continue
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			fresh = append(fresh, r)
 		}
-		seen[r.ID] = true
-		ids = append(ids, r.ID)
-		fresh = append(fresh, r)
+	}
+	return fresh
+}
+
+// dropKnownAudit returns the records of fresh whose id is not stored yet.
+func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, fresh []AuditRecord) ([]AuditRecord, error) {
+	if s.dialect == dialectPostgres {
+		// A plan cached while the table was small scans the whole table
+		// once it is not: plan this query for the table as it is.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, len(fresh))
+	for i, r := range fresh {
+		ids[i] = r.ID
 	}
 	known := map[string]bool{}
 	rows, err := tx.QueryContext(ctx, s.knownAuditQuery(), s.idList(ids))
@@ -100,10 +138,7 @@ func (s *sqlStore) dropKnownAudit(ctx context.Context, tx *sql.Tx, recs []AuditR
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(known) == 0 {
-		return fresh, nil
-	}
-	out := fresh[:0]
+	out := make([]AuditRecord, 0, len(fresh))
 	for _, r := range fresh {
 		if !known[r.ID] {
 			out = append(out, r)
