@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -25,11 +24,7 @@ func (s *sqlStore) InsertUsage(ctx context.Context, recs []UsageRecord) (int, er
 			r.Provider, r.Region, r.ModelVersion, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			r.Estimated, r.CostMicroUSD, r.Status, r.LatencyMS, r.Attempts)
 	}
-	var inserted int64
-	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		inserted, err = s.usageRows.insert(ctx, tx, args)
-		return err
-	})
+	inserted, err := s.usageRows.insertAtomic(ctx, args)
 	if err != nil {
 		return 0, mapErr(err, "store: insert usage")
 	}
