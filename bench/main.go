@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "measured time per target and mode")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up per target and mode")
 	modes := flag.String("modes", "plain,stream", "which request kinds to run")
-	targets := flag.String("targets", "direct,proxy,switchyard", "which targets to run")
+	targets := flag.String("targets", "direct,proxy,switchyard", "which targets to run; proxy2 adds a second bare proxy as a control")
 	storeDSN := flag.String("store", "", "Switchyard's store DSN (default: SQLite in a temporary folder), e.g. postgres://postgres@127.0.0.1:5432/test")
 	redisURL := flag.String("redis", "", "Redis URL for Switchyard's shared counters (default: in memory)")
 	debugListen := flag.String("debug-listen", "", "serve Switchyard's profiler here, e.g. 127.0.0.1:6060")
@@ -135,6 +136,20 @@ func bench(rate int, d, warm time.Duration, modes, targets []string, opts runOpt
 		return err
 	}
 	defer stop(proxyCmd)
+	// "proxy2" is a second, identical bare proxy: the control. How far its
+	// figures land from the first proxy's in the same run is how far apart
+	// two runs of the same thing fall on this machine, so a gap between
+	// Switchyard and the proxy smaller than that is noise, not cost.
+	var proxy2Addr string
+	var proxy2Cmd *exec.Cmd
+	if slices.Contains(targets, "proxy2") {
+		proxy2Addr = freeAddr()
+		proxy2Cmd = exec.Command(self, "-proxy-listen", proxy2Addr, "-upstream", simURL)
+		if err := startAndWait(proxy2Cmd, proxy2Addr); err != nil {
+			return err
+		}
+		defer stop(proxy2Cmd)
+	}
 
 	gwAddr := freeAddr()
 	cfgPath := filepath.Join(dir, "switchyard.yaml")
@@ -199,12 +214,13 @@ models:
 	all := map[string]target{
 		"direct":     {"direct", simURL + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
 		"proxy":      {"proxy", "http://" + proxyAddr + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
+		"proxy2":     {"proxy2", "http://" + proxy2Addr + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + simKey}},
 		"switchyard": {"switchyard", "http://" + gwAddr + "/v1/chat/completions", map[string]string{"Authorization": "Bearer " + benchKey}},
 	}
 	// The CPU time the process in the middle spends per request is the
 	// figure the shared cores make least noisy: latency percentiles move
 	// with whatever else runs, CPU per request hardly does.
-	middle := map[string]*exec.Cmd{"proxy": proxyCmd, "switchyard": gwCmd}
+	middle := map[string]*exec.Cmd{"proxy": proxyCmd, "proxy2": proxy2Cmd, "switchyard": gwCmd}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 4096
 	client := &http.Client{Transport: tr}
