@@ -88,6 +88,9 @@ func (ri *rowInserter) insertAtomic(ctx context.Context, args []any) (n int64, e
 // fixed-size statements took one per piece and PostgreSQL spent more CPU
 // on those round trips than on the rows (docs/benchmarks.md).
 func (ri *rowInserter) insertArrays(ctx context.Context, tx *sql.Tx, args []any) (int64, error) {
+	if len(args) < ri.width {
+		return 0, nil // no row: nothing to type the columns by
+	}
 	cols, types, err := columnArrays(args, ri.width)
 	if err != nil {
 		return 0, err
