@@ -72,9 +72,8 @@ func (s *sqlStore) appendAudit(ctx context.Context, fresh []AuditRecord, seal Se
 		if err != nil {
 			return err
 		}
-		// Seal writes into the records: work on copies, so that a second
-		// round starts from the records as they came.
-		recs = append([]AuditRecord(nil), recs...)
+		// Sealing in place is safe: a second round seals again, and seal
+		// fills every field it touches anew.
 		if err := seal(head, recs); err != nil {
 			return fmt.Errorf("seal: %w", err)
 		}
